@@ -1,0 +1,45 @@
+"""Builds the FastAPI application around a wired `Context`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from surecapture.api import admin, health, store
+from surecapture.api.errors import install_error_handlers
+from surecapture.config import Settings
+from surecapture.context import build_context
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context = build_context(settings)
+        app.state.context = context
+        try:
+            yield
+        finally:
+            await context.close()
+
+    app = FastAPI(
+        title="surecapture",
+        version="0.1.0",
+        description="Medusa-v2-compatible Store API whose captures survive Redis outages.",
+        lifespan=lifespan,
+    )
+    # CORS runs before the publishable-key check, so preflights pass without a key.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.store_cors,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(store.router)
+    app.include_router(admin.router)
+    return app

@@ -1,0 +1,118 @@
+"""`surecapture …`: thin commands over the service."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from surecapture.config import Settings, SettingsError, load_settings
+from surecapture.db import embedded, migrate
+from surecapture.db.engine import build_engine, build_sessionmaker
+from surecapture.logging import configure_logging
+from surecapture.services.seed import seed as seed_catalog
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+log = logging.getLogger("surecapture")
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        typer.echo(f"surecapture: {exc}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level)
+    return settings
+
+
+def _database(settings: Settings) -> Settings:
+    """With DATABASE_URL unset, start the embedded Postgres under DATA_DIR and use it."""
+    if settings.database_url:
+        return settings
+    url = embedded.start_embedded_postgres(Path(settings.data_dir))
+    asyncio.run(embedded.ensure_database(url))
+    return settings.model_copy(update={"database_url": url})
+
+
+def _prepare(settings: Settings) -> tuple[Settings, str]:
+    settings = _database(settings)
+    assert settings.database_url is not None
+    migrate.upgrade(settings.database_url)
+    return settings, asyncio.run(_seed(settings))
+
+
+async def _seed(settings: Settings) -> str:
+    assert settings.database_url is not None
+    engine = build_engine(settings.database_url, pool_size=1)
+    try:
+        result = await seed_catalog(
+            build_sessionmaker(engine), publishable_key=settings.publishable_api_key
+        )
+    finally:
+        await engine.dispose()
+    return result.publishable_key
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [PORT]")] = None,
+) -> None:
+    """Set up everything (database, migrations, demo catalog) and run the service."""
+    settings = _settings()
+    updates: dict[str, object] = {}
+    if host:
+        updates["host"] = host
+    if port:
+        updates["port"] = port
+    if not settings.admin_api_token:
+        updates["admin_api_token"] = secrets.token_urlsafe(24)
+    settings, key = _prepare(settings.model_copy(update=updates))
+    typer.echo(f"surecapture listening on http://{settings.host}:{settings.port}")
+    typer.echo(f"publishable key: {key}")
+    if "admin_api_token" in updates:
+        typer.echo(
+            f"admin token (this run only; set ADMIN_API_TOKEN to keep one): {settings.admin_api_token}"
+        )
+    _run_api(settings)
+
+
+@app.command()
+def api() -> None:
+    """Run only the HTTP API (database must exist and be migrated)."""
+    settings = _database(_settings())
+    _run_api(settings)
+
+
+@app.command("migrate")
+def migrate_command() -> None:
+    """Apply database migrations."""
+    settings = _database(_settings())
+    assert settings.database_url is not None
+    migrate.upgrade(settings.database_url)
+    typer.echo("migrations applied")
+
+
+@app.command()
+def seed() -> None:
+    """Create the demo catalog (once) and print the publishable key."""
+    settings = _database(_settings())
+    typer.echo(f"publishable key: {asyncio.run(_seed(settings))}")
+
+
+def _run_api(settings: Settings) -> None:
+    from surecapture.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+    )

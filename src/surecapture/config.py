@@ -1,0 +1,74 @@
+"""Settings, read from the environment and `.env`.
+
+Bad configuration fails at start-up with one line naming the setting (`SettingsError`).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    database_url: str | None = None
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    capture_window_seconds: int = Field(3600, ge=1)
+    capture_buffer_seconds: int = Field(30, ge=0)
+    fallback_cron: str = "*/5 * * * *"
+    admin_api_token: str | None = None
+    publishable_api_key: str | None = Field(None, pattern=r"^pk_[0-9a-f]{64}$")
+    store_cors: Annotated[list[str], NoDecode] = ["http://localhost:8000", "http://localhost:3000"]
+    host: str = "127.0.0.1"
+    port: int = Field(9000, ge=1, le=65535)
+    log_level: str = "INFO"
+    data_dir: str = ".surecapture"
+
+    @field_validator("store_cors", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str | None) -> str | None:
+        """Accept the usual `postgres://`/`postgresql://` forms and pin the asyncpg driver."""
+        if value is None or value == "":
+            return None
+        for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+asyncpg://" + value[len(prefix) :]
+        raise ValueError("must be a postgresql:// URL")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return upper
+
+    @cached_property
+    def capture_delay_seconds(self) -> int:
+        """Seconds from order placement until capture is due (window minus safety buffer)."""
+        return max(self.capture_window_seconds - self.capture_buffer_seconds, 0)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's multi-line report into one line per bad setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise SettingsError(f"Invalid setting {name}: {first['msg']}") from None

@@ -1,0 +1,109 @@
+"""Orders: read, list with filters, and `update_orders`, the one way metadata changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypedDict
+
+from sqlalchemy import Boolean, ColumnElement, and_, bindparam, cast, func, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.types import Text
+
+from surecapture.db.models import Order, utcnow
+from surecapture.errors import NotFound
+
+
+class OrderUpdate(TypedDict):
+    """`metadata` is merged into the order's metadata; a key whose value is None is removed."""
+
+    id: str
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    needs_recovery: bool | None = None
+    payment_status: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+def needs_recovery_clause() -> ColumnElement[bool]:
+    """Matches the partial index `ix_orders_needs_recovery` exactly, so Postgres can use it."""
+    return Order.metadata_["needs_recovery"].astext == "true"
+
+
+class OrderService:
+    def __init__(self, db: async_sessionmaker[AsyncSession]) -> None:
+        self._db = db
+
+    async def get(self, order_id: str) -> Order:
+        async with self._db() as session:
+            order = await session.get(Order, order_id)
+        if order is None:
+            raise NotFound(f"Order id not found: {order_id}")
+        return order
+
+    async def list(
+        self, filters: OrderFilters, *, limit: int, offset: int
+    ) -> tuple[Sequence[Order], int]:
+        conditions: list[ColumnElement[bool]] = []
+        if filters.needs_recovery is True:
+            conditions.append(needs_recovery_clause())
+        elif filters.needs_recovery is False:
+            conditions.append(
+                func.coalesce(Order.metadata_["needs_recovery"].astext, "false") != "true"
+            )
+        if filters.payment_status:
+            conditions.append(Order.payment_status == filters.payment_status)
+        if filters.created_after:
+            conditions.append(Order.created_at >= filters.created_after)
+        if filters.created_before:
+            conditions.append(Order.created_at < filters.created_before)
+        where = and_(literal(True, Boolean), *conditions)
+        async with self._db() as session:
+            count = await session.scalar(select(func.count(Order.id)).where(where)) or 0
+            orders = (
+                await session.scalars(
+                    select(Order)
+                    .where(where)
+                    .order_by(Order.created_at.desc(), Order.id.desc())
+                    .limit(limit)
+                    .offset(offset)
+                )
+            ).all()
+        return orders, count
+
+    async def update_orders(self, updates: Sequence[OrderUpdate]) -> int:
+        """Merge each update's metadata into its order: one UPDATE statement per order, computed
+        by Postgres (`metadata || patch - removed`), so concurrent writers never lose each
+        other's keys. Returns how many orders were found."""
+        if not updates:
+            return 0
+        params = [
+            {
+                "order_id": item["id"],
+                "patch": {k: v for k, v in item["metadata"].items() if v is not None},
+                "removed": [k for k, v in item["metadata"].items() if v is None],
+            }
+            for item in updates
+        ]
+        # Core table, not the ORM entity: a plain executemany of one UPDATE per order.
+        orders = Order.__table__
+        merged = (
+            func.coalesce(orders.c.metadata, cast({}, JSONB))
+            .op("||")(bindparam("patch", type_=JSONB))
+            .op("-")(bindparam("removed", type_=ARRAY(Text)))
+        )
+        statement = (
+            update(orders)
+            .where(orders.c.id == bindparam("order_id"))
+            .values(metadata=merged, updated_at=utcnow())
+        )
+        async with self._db.begin() as session:
+            result = await session.execute(statement, params)
+        found: int = result.rowcount  # type: ignore[attr-defined]
+        return found

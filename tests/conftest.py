@@ -1,0 +1,96 @@
+"""Shared fixtures: a fresh Postgres database per test run, migrated and seeded once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import httpx
+import pytest
+
+from surecapture.app import create_app
+from surecapture.config import Settings, load_settings
+from surecapture.context import Context
+from surecapture.db import migrate
+from surecapture.db.engine import build_engine, build_sessionmaker
+from surecapture.services.seed import seed
+
+POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
+ADMIN_TOKEN = "test-admin-token"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Settings come from each test's explicit values, never from the caller's shell."""
+    for name in list(os.environ):
+        if name in {"DATABASE_URL", "REDIS_URL", "ADMIN_API_TOKEN", "PUBLISHABLE_API_KEY"}:
+            monkeypatch.delenv(name)
+    yield
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    name = f"surecapture_test_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(f"{POSTGRES}/postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"{POSTGRES.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
+    try:
+        await asyncio.to_thread(migrate.upgrade, url)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def publishable_key(database_url: str) -> str:
+    engine = build_engine(database_url, pool_size=1)
+    try:
+        result = await seed(build_sessionmaker(engine), publishable_key=None)
+    finally:
+        await engine.dispose()
+    return result.publishable_key
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, publishable_key: str) -> Settings:
+    return load_settings(
+        database_url=database_url,
+        admin_api_token=ADMIN_TOKEN,
+        publishable_api_key=publishable_key,
+        capture_window_seconds=3600,
+    )
+
+
+@pytest.fixture(scope="session")
+async def app_and_context(settings: Settings) -> AsyncIterator[tuple[object, Context]]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app, app.state.context
+
+
+@pytest.fixture(scope="session")
+def context(app_and_context: tuple[object, Context]) -> Context:
+    return app_and_context[1]
+
+
+@pytest.fixture
+async def client(
+    app_and_context: tuple[object, Context], publishable_key: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app_and_context[0], raise_app_exceptions=False)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://surecapture.test",
+        headers={"x-publishable-api-key": publishable_key},
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+async def admin(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    client.headers["authorization"] = f"Bearer {ADMIN_TOKEN}"
+    return client
