@@ -30,9 +30,7 @@ async def cart_with_item(
     cart = (await ok(await client.post("/store/carts", json={"region_id": reg["id"]})))["cart"]
     variant = await variant_id(client, reg["id"])
     body = {"variant_id": variant, "quantity": quantity}
-    return (await ok(await client.post(f"/store/carts/{cart['id']}/line-items", json=body)))[
-        "cart"
-    ]
+    return (await ok(await client.post(f"/store/carts/{cart['id']}/line-items", json=body)))["cart"]
 
 
 async def ready_cart(
@@ -41,24 +39,36 @@ async def ready_cart(
     """A cart with an item, an address, a shipping method and a payment session."""
     cart = await cart_with_item(client, currency, quantity)
     country = cart["region"]["countries"][0]["iso_2"]
-    address = {"first_name": "Ada", "last_name": "Lovelace", "address_1": "1 Main St",
-               "city": "Town", "country_code": country, "postal_code": "12345"}
-    await ok(await client.post(
-        f"/store/carts/{cart['id']}",
-        json={"email": "ada@example.com", "shipping_address": address},
-    ))
+    address = {
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "address_1": "1 Main St",
+        "city": "Town",
+        "country_code": country,
+        "postal_code": "12345",
+    }
+    await ok(
+        await client.post(
+            f"/store/carts/{cart['id']}",
+            json={"email": "ada@example.com", "shipping_address": address},
+        )
+    )
     options = await ok(await client.get("/store/shipping-options", params={"cart_id": cart["id"]}))
     option_id = options["shipping_options"][0]["id"]
-    await ok(await client.post(
-        f"/store/carts/{cart['id']}/shipping-methods", json={"option_id": option_id}
-    ))
-    collection = (await ok(await client.post(
-        "/store/payment-collections", json={"cart_id": cart["id"]}
-    )))["payment_collection"]
-    await ok(await client.post(
-        f"/store/payment-collections/{collection['id']}/payment-sessions",
-        json={"provider_id": "pp_system_default"},
-    ))
+    await ok(
+        await client.post(
+            f"/store/carts/{cart['id']}/shipping-methods", json={"option_id": option_id}
+        )
+    )
+    collection = (
+        await ok(await client.post("/store/payment-collections", json={"cart_id": cart["id"]}))
+    )["payment_collection"]
+    await ok(
+        await client.post(
+            f"/store/payment-collections/{collection['id']}/payment-sessions",
+            json={"provider_id": "pp_system_default"},
+        )
+    )
     return (await ok(await client.get(f"/store/carts/{cart['id']}")))["cart"]
 
 

@@ -106,25 +106,21 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(PoolTimeoutError)
-    @app.exception_handler(DBAPIError)
     @app.exception_handler(OSError)
-    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
-        # Connection-level trouble with Postgres: the request did not happen, so a retry is safe.
-        if (
-            isinstance(exc, DBAPIError)
-            and not exc.connection_invalidated
-            and not _is_connection_error(exc)
-        ):
-            return await _unknown(request, exc)
-        log.error("database unavailable during %s %s: %r", request.method, request.url.path, exc)
-        return JSONResponse(
-            {
-                "type": "service_unavailable",
-                "message": "The database is unavailable. Please retry.",
-            },
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
+    async def _database_unreachable(request: Request, exc: Exception) -> JSONResponse:
+        return _unavailable(request, exc)
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if _sqlstate(exc).startswith("22"):
+            # Postgres refused a value the request carried (NUL byte, number out of range…):
+            # the client's input is wrong, not the server.
+            log.info("rejected value in %s %s: %s", request.method, request.url.path, exc.orig)
+            message = "Invalid request: a value in the request is malformed or out of range"
+            return JSONResponse({"type": "invalid_data", "message": message}, status_code=400)
+        if exc.connection_invalidated or _is_connection_error(exc):
+            return _unavailable(request, exc)
+        return await _unknown(request, exc)
 
     @app.exception_handler(Exception)
     async def _unknown(request: Request, exc: Exception) -> JSONResponse:
@@ -139,14 +135,29 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
+def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # Postgres is unreachable: nothing was written, so the client may safely retry.
+    log.error("database unavailable during %s %s: %r", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"type": "service_unavailable", "message": "The database is unavailable. Please retry."},
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
+def _sqlstate(exc: DBAPIError) -> str:
+    for candidate in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return ""
+
+
 def _is_connection_error(exc: DBAPIError) -> bool:
     original = exc.orig
     cause = getattr(original, "__cause__", None)
-    return (
-        isinstance(original, OSError | ConnectionError)
-        or isinstance(cause, OSError | ConnectionError)
-        or (
-            type(original).__name__
-            in {"ConnectionDoesNotExistError", "CannotConnectNowError", "InterfaceError"}
-        )
-    )
+    if isinstance(original, OSError) or isinstance(cause, OSError):
+        return True
+    # SQLSTATE class 08: connection exception; 57P0x: the server is shutting down or restarting.
+    state = _sqlstate(exc)
+    return state.startswith("08") or state.startswith("57P0")

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_QUANTITY = 2**31 - 1  # the column is a Postgres integer
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -27,7 +29,7 @@ class AddressIn(Strict):
 
 class ItemIn(Strict):
     variant_id: str
-    quantity: int = Field(gt=0)
+    quantity: int = Field(gt=0, le=MAX_QUANTITY)
     metadata: dict[str, Any] | None = None
 
 
@@ -58,7 +60,7 @@ class CartUpdate(Strict):
 
 
 class LineItemUpdate(Strict):
-    quantity: int = Field(ge=0)
+    quantity: int = Field(ge=0, le=MAX_QUANTITY)
     metadata: dict[str, Any] | None = None
 
 

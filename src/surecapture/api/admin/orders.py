@@ -24,7 +24,7 @@ async def list_orders(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     limit: Annotated[int, Query(ge=0, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> dict[str, Any]:
     filters = OrderFilters(needs_recovery, payment_status, created_after, created_before)
     orders, count = await context.orders.list(filters, limit=limit, offset=offset)

@@ -14,7 +14,7 @@ from surecapture.services import catalog
 router = APIRouter(tags=["store: catalog"])
 
 Limit = Annotated[int, Query(ge=0, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 
 
 @router.get("/regions")

@@ -19,7 +19,7 @@ async def list_providers(
     context: ContextDep,
     region_id: str,
     limit: Annotated[int, Query(ge=0, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     fields: str | None = None,
 ) -> dict[str, Any]:
     async with context.db() as session:

@@ -20,7 +20,7 @@ async def list_cart_options(
     is_return: bool | None = None,
     fields: str | None = None,
     limit: Annotated[int, Query(ge=0, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> dict[str, Any]:
     async with context.db() as session:
         cart = await carts.load_cart(session, cart_id)

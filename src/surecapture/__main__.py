@@ -1,0 +1,3 @@
+from surecapture.cli import app
+
+app(prog_name="surecapture")

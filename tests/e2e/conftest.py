@@ -1,0 +1,71 @@
+"""The real server process, started through the CLI as a user would."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN_TOKEN
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    publishable_key: str
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)  # polling a condition, with a deadline
+    raise TimeoutError(f"server not healthy within 60 s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def server(
+    database_url: str, publishable_key: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ADMIN_API_TOKEN": ADMIN_TOKEN,
+        "PUBLISHABLE_API_KEY": publishable_key,
+        "PORT": str(port),
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "surecapture", "serve"], env=env, stdout=out, stderr=out
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, process, log)
+        yield Server(url, publishable_key, log)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
