@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from surecapture.db.models import (
@@ -29,7 +30,7 @@ def iso(value: datetime | None) -> str | None:
 
 def totals(items: int, shipping: int, currency: str) -> dict[str, Any]:
     """Every total of the contract. Taxes and discounts are zero here, but the fields exist."""
-    m = lambda amount: to_major(amount, currency)  # noqa: E731
+    m = partial(to_major, currency_code=currency)
     subtotal = items + shipping
     zero = m(0)
     return {
@@ -207,7 +208,7 @@ def collection_view(collection: PaymentCollection | None) -> dict[str, Any] | No
 
 def _line(item: CartLineItem | OrderLineItem, currency: str) -> dict[str, Any]:
     line_total = item.unit_price * item.quantity
-    m = lambda amount: to_major(amount, currency)  # noqa: E731
+    m = partial(to_major, currency_code=currency)
     return {
         "id": item.id,
         "title": item.title,

