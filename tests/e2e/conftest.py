@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,27 +46,38 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) ->
     raise TimeoutError(f"server not healthy within 60 s:\n{log.read_text()}")
 
 
+@contextmanager
+def running_server(env: dict[str, str], cwd: Path, log: Path) -> Iterator[str]:
+    """`surecapture serve` as a user runs it; yields its URL once /health answers 200."""
+    port = free_port()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "surecapture", "serve", "--port", str(port)],
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 @pytest.fixture(scope="session")
 def server(
     database_url: str, publishable_key: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
+    workdir = tmp_path_factory.mktemp("server")
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "ADMIN_API_TOKEN": ADMIN_TOKEN,
         "PUBLISHABLE_API_KEY": publishable_key,
-        "PORT": str(port),
     }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "surecapture", "serve"], env=env, stdout=out, stderr=out
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, process, log)
+    log = workdir / "server.log"
+    with running_server(env, workdir, log) as url:
         yield Server(url, publishable_key, log)
-    finally:
-        process.terminate()
-        process.wait(timeout=15)

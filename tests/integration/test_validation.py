@@ -1,0 +1,114 @@
+import httpx
+import pytest
+
+from tests import storefront
+
+
+async def test_unknown_field_is_named(client: httpx.AsyncClient) -> None:
+    response = await client.post("/store/carts", json={"region": "x"})
+    assert response.status_code == 400
+    assert response.json() == {
+        "type": "invalid_data",
+        "message": "Invalid request: Unrecognized fields: 'region'",
+    }
+
+
+async def test_wrong_type_is_named(client: httpx.AsyncClient) -> None:
+    cart = await storefront.cart_with_item(client)
+    variant = cart["items"][0]["variant_id"]
+    response = await client.post(
+        f"/store/carts/{cart['id']}/line-items", json={"variant_id": variant, "quantity": "2"}
+    )
+    assert response.status_code == 400
+    assert response.json()["message"] == (
+        "Invalid request: Expected type: 'number' for field 'quantity', got: 'string'"
+    )
+
+
+async def test_missing_field_is_named(client: httpx.AsyncClient) -> None:
+    cart = await storefront.cart_with_item(client)
+    response = await client.post(f"/store/carts/{cart['id']}/line-items", json={"quantity": 1})
+    assert response.status_code == 400
+    assert response.json()["message"] == "Invalid request: Field 'variant_id' is required"
+
+
+async def test_shipping_options_need_a_cart(client: httpx.AsyncClient) -> None:
+    response = await client.get("/store/shipping-options")
+    assert response.status_code == 400
+    assert response.json()["message"] == "Invalid request: Field 'cart_id' is required"
+
+
+async def test_malformed_json_is_a_400(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/store/carts", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["type"] == "invalid_data"
+
+
+async def test_older_sdk_fields_on_payment_collections_are_tolerated(
+    client: httpx.AsyncClient,
+) -> None:
+    cart = await storefront.cart_with_item(client)
+    body = {
+        "cart_id": cart["id"],
+        "region_id": cart["region_id"],
+        "currency_code": "usd",
+        "amount": 19.99,
+    }
+    collection = await storefront.ok(await client.post("/store/payment-collections", json=body))
+    again = await storefront.ok(
+        await client.post("/store/payment-collections", json={"cart_id": cart["id"]})
+    )
+    assert collection["payment_collection"]["id"] == again["payment_collection"]["id"]
+    assert collection["payment_collection"]["amount"] == 19.99
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/store/carts/cart_nope",
+        "/store/orders/order_nope",
+        "/store/regions/reg_nope",
+        "/store/products/prod_nope",
+        "/store/shipping-options?cart_id=cart_nope",
+    ],
+)
+async def test_unknown_ids_are_404(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 404
+    assert response.json()["type"] == "not_found"
+
+
+async def test_unknown_cart_message_follows_medusa(client: httpx.AsyncClient) -> None:
+    response = await client.get("/store/carts/cart_nope")
+    assert response.json() == {"type": "not_found", "message": "Cart with id 'cart_nope' not found"}
+
+
+async def test_unknown_line_item_is_404(client: httpx.AsyncClient) -> None:
+    cart = await storefront.cart_with_item(client)
+    response = await client.post(
+        f"/store/carts/{cart['id']}/line-items/cali_nope", json={"quantity": 1}
+    )
+    assert response.status_code == 404
+    assert response.json()["message"] == "Line item with id: cali_nope was not found"
+
+
+async def test_unknown_variant_is_404(client: httpx.AsyncClient) -> None:
+    cart = await storefront.cart_with_item(client)
+    response = await client.post(
+        f"/store/carts/{cart['id']}/line-items", json={"variant_id": "variant_nope", "quantity": 1}
+    )
+    assert response.status_code == 404
+
+
+async def test_unknown_route_uses_the_error_shape(client: httpx.AsyncClient) -> None:
+    response = await client.get("/store/nothing-here")
+    assert response.status_code == 404
+    assert response.json()["type"] == "not_found"
+
+
+async def test_a_nul_byte_is_bad_input_not_a_server_error(client: httpx.AsyncClient) -> None:
+    response = await client.get("/store/products", params={"q": "a\x00b"})
+    assert response.status_code == 400
+    assert response.json()["type"] == "invalid_data"
