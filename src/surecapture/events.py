@@ -25,6 +25,9 @@ class EventBus:
     def subscribe(self, event: str, handler: Handler) -> None:
         self._handlers[event].append(handler)
 
+    def unsubscribe(self, event: str, handler: Handler) -> None:
+        self._handlers[event].remove(handler)
+
     async def publish(self, event: str, data: dict[str, Any]) -> None:
         for handler in self._handlers.get(event, []):
             try:

@@ -11,6 +11,12 @@ class ProviderRegistry:
     def __init__(self, providers: list[PaymentProvider]) -> None:
         self._providers = {provider.id: provider for provider in providers}
 
+    def register(self, provider: PaymentProvider) -> None:
+        self._providers[provider.id] = provider
+
+    def unregister(self, provider_id: str) -> None:
+        del self._providers[provider_id]
+
     def ids(self) -> list[str]:
         return sorted(self._providers)
 

@@ -11,17 +11,20 @@ from typing import Any, TypedDict
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    String,
     Table,
     and_,
-    bindparam,
     cast,
+    column,
     func,
     literal,
     select,
     update,
+    values,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import ReturningUpdate
 from sqlalchemy.types import Text
 
 from surecapture.db.models import Order, utcnow
@@ -91,32 +94,46 @@ class OrderService:
         return orders, count
 
     async def update_orders(self, updates: Sequence[OrderUpdate]) -> int:
-        """Merge each update's metadata into its order: one UPDATE statement per order, computed
-        by Postgres (`metadata || patch - removed`), so concurrent writers never lose each
-        other's keys. Returns how many orders were found."""
-        if not updates:
-            return 0
-        params = [
-            {
-                "order_id": item["id"],
-                "patch": {k: v for k, v in item["metadata"].items() if v is not None},
-                "removed": [k for k, v in item["metadata"].items() if v is None],
-            }
-            for item in updates
-        ]
-        # Core table, not the ORM entity: a plain executemany of one UPDATE per order.
-        orders = typing.cast(Table, Order.__table__)
-        merged = (
-            func.coalesce(orders.c.metadata, cast({}, JSONB))
-            .op("||")(bindparam("patch", type_=JSONB))
-            .op("-")(bindparam("removed", type_=ARRAY(Text)))
-        )
-        statement = (
-            update(orders)
-            .where(orders.c.id == bindparam("order_id"))
-            .values(metadata=merged, updated_at=utcnow())
-        )
+        """Merge each update's metadata into its order. Postgres computes the new value
+        (`metadata || patch - removed`) inside the UPDATE, so concurrent writers never lose each
+        other's keys; there is no read-modify-write. Returns how many orders were found."""
+        found = 0
         async with self._db.begin() as session:
-            result = await session.execute(statement, params)
-        found: int = result.rowcount  # type: ignore[attr-defined]
+            for start in range(0, len(updates), _BATCH):
+                batch = updates[start : start + _BATCH]
+                found += len((await session.execute(_merge_statement(batch))).all())
         return found
+
+
+# asyncpg allows 32,767 parameters per statement; three per order keeps well below.
+_BATCH = 1000
+
+
+def _merge_statement(batch: Sequence[OrderUpdate]) -> ReturningUpdate[tuple[str]]:
+    rows = values(
+        column("order_id", String),
+        column("patch", JSONB),
+        column("removed", ARRAY(Text)),
+        name="patches",
+    ).data(
+        [
+            (
+                item["id"],
+                {k: v for k, v in item["metadata"].items() if v is not None},
+                [k for k, v in item["metadata"].items() if v is None],
+            )
+            for item in batch
+        ]
+    )
+    orders = typing.cast(Table, Order.__table__)
+    merged = (
+        func.coalesce(orders.c.metadata, cast({}, JSONB))
+        .op("||")(rows.c.patch)
+        .op("-")(rows.c.removed)
+    )
+    return (
+        update(orders)
+        .where(orders.c.id == rows.c.order_id)
+        .values(metadata=merged, updated_at=utcnow())
+        .returning(orders.c.id)
+    )

@@ -1,0 +1,65 @@
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from surecapture.context import Context
+from tests import storefront
+
+
+async def test_admin_needs_the_token(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/admin/orders")).status_code == 401
+    client.headers["authorization"] = "Bearer wrong"
+    response = await client.get("/admin/orders")
+    assert response.status_code == 401
+    assert response.json()["type"] == "unauthorized"
+
+
+async def test_orders_filtered_by_needs_recovery(admin: httpx.AsyncClient, context: Context) -> None:
+    flagged, plain = [], []
+    for target in (flagged, flagged, plain):
+        cart = await storefront.ready_cart(admin)
+        target.append((await storefront.complete(admin, cart["id"]))["order"]["id"])
+    await context.orders.update_orders(
+        [{"id": i, "metadata": {"needs_recovery": True, "recovery_reason": "redis_failure"}} for i in flagged]
+    )
+    body = await storefront.ok(await admin.get("/admin/orders", params={"needs_recovery": "true", "limit": 1000}))
+    ids = {o["id"] for o in body["orders"]}
+    assert set(flagged) <= ids
+    assert plain[0] not in ids
+    assert all(o["metadata"]["needs_recovery"] is True for o in body["orders"])
+    unflagged = await storefront.ok(await admin.get("/admin/orders", params={"needs_recovery": "false", "limit": 1000}))
+    assert plain[0] in {o["id"] for o in unflagged["orders"]}
+    assert not set(flagged) & {o["id"] for o in unflagged["orders"]}
+
+
+async def test_orders_filtered_by_status_range_and_paged(admin: httpx.AsyncClient) -> None:
+    start = datetime.now(UTC)
+    placed = []
+    for _ in range(3):
+        cart = await storefront.ready_cart(admin)
+        placed.append((await storefront.complete(admin, cart["id"]))["order"]["id"])
+    end = datetime.now(UTC) + timedelta(microseconds=1)
+    window = {"created_after": start.isoformat(), "created_before": end.isoformat()}
+    params = {**window, "payment_status": "authorized", "limit": 2}
+    page1 = await storefront.ok(await admin.get("/admin/orders", params=params))
+    page2 = await storefront.ok(await admin.get("/admin/orders", params={**params, "offset": 2}))
+    assert page1["count"] == page2["count"] == 3
+    newest_first = [o["id"] for o in page1["orders"] + page2["orders"]]
+    assert newest_first == placed[::-1]
+    captured = await storefront.ok(
+        await admin.get("/admin/orders", params={**window, "payment_status": "captured"})
+    )
+    assert (captured["orders"], captured["count"]) == ([], 0)
+
+
+async def test_unknown_status_filter_is_400(admin: httpx.AsyncClient) -> None:
+    response = await admin.get("/admin/orders", params={"payment_status": "lost"})
+    assert response.status_code == 400
+
+
+async def test_admin_order_by_id(admin: httpx.AsyncClient) -> None:
+    cart = await storefront.ready_cart(admin)
+    order_id = (await storefront.complete(admin, cart["id"]))["order"]["id"]
+    body = await storefront.ok(await admin.get(f"/admin/orders/{order_id}"))
+    assert body["order"]["id"] == order_id
+    assert (await admin.get("/admin/orders/order_nope")).status_code == 404
