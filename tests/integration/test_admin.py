@@ -14,20 +14,29 @@ async def test_admin_needs_the_token(client: httpx.AsyncClient) -> None:
     assert response.json()["type"] == "unauthorized"
 
 
-async def test_orders_filtered_by_needs_recovery(admin: httpx.AsyncClient, context: Context) -> None:
+async def test_orders_filtered_by_needs_recovery(
+    admin: httpx.AsyncClient, context: Context
+) -> None:
     flagged, plain = [], []
     for target in (flagged, flagged, plain):
         cart = await storefront.ready_cart(admin)
         target.append((await storefront.complete(admin, cart["id"]))["order"]["id"])
     await context.orders.update_orders(
-        [{"id": i, "metadata": {"needs_recovery": True, "recovery_reason": "redis_failure"}} for i in flagged]
+        [
+            {"id": i, "metadata": {"needs_recovery": True, "recovery_reason": "redis_failure"}}
+            for i in flagged
+        ]
     )
-    body = await storefront.ok(await admin.get("/admin/orders", params={"needs_recovery": "true", "limit": 1000}))
+    body = await storefront.ok(
+        await admin.get("/admin/orders", params={"needs_recovery": "true", "limit": 1000})
+    )
     ids = {o["id"] for o in body["orders"]}
     assert set(flagged) <= ids
     assert plain[0] not in ids
     assert all(o["metadata"]["needs_recovery"] is True for o in body["orders"])
-    unflagged = await storefront.ok(await admin.get("/admin/orders", params={"needs_recovery": "false", "limit": 1000}))
+    unflagged = await storefront.ok(
+        await admin.get("/admin/orders", params={"needs_recovery": "false", "limit": 1000})
+    )
     assert plain[0] in {o["id"] for o in unflagged["orders"]}
     assert not set(flagged) & {o["id"] for o in unflagged["orders"]}
 

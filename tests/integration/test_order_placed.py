@@ -22,7 +22,9 @@ async def test_order_placed_is_published_after_commit(
     async def handler(data: dict[str, Any]) -> None:
         # A fresh connection sees the order only if the checkout transaction has committed.
         async with context.db() as session:
-            status = await session.scalar(select(Order.payment_status).where(Order.id == data["id"]))
+            status = await session.scalar(
+                select(Order.payment_status).where(Order.id == data["id"])
+            )
         seen.append((data["id"], status))
 
     context.bus.subscribe(ORDER_PLACED, handler)
@@ -48,9 +50,9 @@ async def test_a_failing_subscriber_does_not_fail_checkout(
     finally:
         context.bus.unsubscribe(ORDER_PLACED, broken)
     assert result["type"] == "order"
-    assert any(
-        result["order"]["id"] in r.getMessage() and r.exc_info for r in caplog.records
-    ), "the failure is logged with the order id"
+    assert any(result["order"]["id"] in r.getMessage() and r.exc_info for r in caplog.records), (
+        "the failure is logged with the order id"
+    )
 
 
 class DecliningProvider:
@@ -91,14 +93,17 @@ async def test_declined_payment_answers_the_cart_with_an_error(
     cart = await storefront.ready_cart(client)
     variant = cart["items"][0]["variant_id"]
     before = await stock(context, variant)
-    await storefront.ok(await client.post(
-        f"/store/payment-collections/{cart['payment_collection']['id']}/payment-sessions",
-        json={"provider_id": declining},
-    ))
+    await storefront.ok(
+        await client.post(
+            f"/store/payment-collections/{cart['payment_collection']['id']}/payment-sessions",
+            json={"provider_id": declining},
+        )
+    )
     result = await storefront.complete(client, cart["id"])
     assert result["type"] == "cart"
     assert result["error"] == {
-        "message": "Payment authorization failed", "name": "Error",
+        "message": "Payment authorization failed",
+        "name": "Error",
         "type": "payment_authorization_error",
     }
     assert result["cart"]["completed_at"] is None
@@ -120,6 +125,7 @@ async def test_checkout_takes_stock_and_refuses_what_is_not_there(
     response = await client.post(f"/store/carts/{other['id']}/line-items", json=too_many)
     assert response.status_code == 400
     assert response.json() == {
-        "type": "not_allowed", "code": "insufficient_inventory",
+        "type": "not_allowed",
+        "code": "insufficient_inventory",
         "message": "Some variant does not have the required inventory",
     }
