@@ -8,6 +8,9 @@
     ├── NotFound                404 not_found
     ├── Conflict                409 conflict: another request holds the same resource
     ├── PaymentError            422 payment_authorization_error: the provider declined
+    ├── CaptureError            a capture did not happen; `retryable` says whether to try again
+    ├── RedisUnavailable        Redis cannot be reached (refused, timeout, DNS, reset, closed)
+    ├── CaptureJobActive        409: the capture job is running, so the order cannot change now
     └── ServiceUnavailable      503: a dependency the request needs (Postgres) is down
 
 Each maps to the `{type, message, code?}` body of the Store API contract in `api/errors.py`.
@@ -62,6 +65,37 @@ class Conflict(SurecaptureError):
 class PaymentError(SurecaptureError):
     type = "payment_authorization_error"
     status = 422
+
+
+class CaptureError(SurecaptureError):
+    """The provider did not capture. Retryable: timeouts, 5xx, rate limits. Not: declines,
+    expired or voided authorizations."""
+
+    type = "capture_error"
+    status = 502
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class RedisUnavailable(SurecaptureError):
+    """Redis could not be reached. `kind` is refused, timeout, dns, reset or closed; `errno` the
+    OS error name underneath (ECONNREFUSED, ETIMEDOUT, ENOTFOUND…) when there is one."""
+
+    type = "redis_unavailable"
+    status = 503
+
+    def __init__(self, message: str, *, kind: str, errno: str | None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.errno = errno
+
+
+class CaptureJobActive(SurecaptureError):
+    type = "conflict"
+    status = 409
+    code = "invalid_state_error"
 
 
 class ServiceUnavailable(SurecaptureError):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +20,7 @@ class PaymentStatus(StrEnum):
 @dataclass(frozen=True)
 class Authorization:
     reference: str  # the provider's id for this authorization, e.g. a PaymentIntent id
-    data: dict[str, str]
+    data: dict[str, Any]
 
 
 class PaymentProvider(Protocol):
@@ -29,9 +30,16 @@ class PaymentProvider(Protocol):
     id: str
 
     async def authorize(
-        self, session: AsyncSession, *, amount: int, currency_code: str, idempotency_key: str
+        self,
+        session: AsyncSession,
+        *,
+        amount: int,
+        currency_code: str,
+        idempotency_key: str,
+        data: Mapping[str, Any],
     ) -> Authorization:
-        """Reserve `amount` (minor units). Raises `PaymentError` when declined."""
+        """Reserve `amount` (minor units). `data` is the payment session's data from the
+        storefront (e.g. a Stripe payment method). Raises `PaymentError` when declined."""
         ...
 
     async def capture(
@@ -43,7 +51,8 @@ class PaymentProvider(Protocol):
         currency_code: str,
         idempotency_key: str,
     ) -> None:
-        """Capture `amount` of an authorization; the same idempotency key never captures twice."""
+        """Capture `amount` of an authorization; the same idempotency key never captures twice.
+        Raises `CaptureError` (with `retryable`) when the capture did not happen."""
         ...
 
     async def cancel(self, session: AsyncSession, *, reference: str, idempotency_key: str) -> None:

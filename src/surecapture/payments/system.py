@@ -3,12 +3,15 @@ authorizations, captures and voids in `system_payment_operations`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from surecapture.db.models import SystemPaymentOperation
-from surecapture.errors import Conflict
+from surecapture.errors import CaptureError, Conflict
 from surecapture.ids import new_id
 from surecapture.payments.base import Authorization, PaymentStatus
 
@@ -17,7 +20,13 @@ class SystemProvider:
     id = "pp_system_default"
 
     async def authorize(
-        self, session: AsyncSession, *, amount: int, currency_code: str, idempotency_key: str
+        self,
+        session: AsyncSession,
+        *,
+        amount: int,
+        currency_code: str,
+        idempotency_key: str,
+        data: Mapping[str, Any],
     ) -> Authorization:
         reference = new_id("sysauth")
         await self._record(session, reference, "authorize", amount, currency_code, idempotency_key)
@@ -34,7 +43,7 @@ class SystemProvider:
     ) -> None:
         status = await self.retrieve_status(session, reference=reference)
         if status is PaymentStatus.CANCELED:
-            raise Conflict(f"Authorization {reference} was canceled")
+            raise CaptureError(f"Authorization {reference} was canceled", retryable=False)
         await self._record(session, reference, "capture", amount, currency_code, idempotency_key)
 
     async def cancel(self, session: AsyncSession, *, reference: str, idempotency_key: str) -> None:

@@ -93,6 +93,7 @@ async def _complete(
                 amount=total,
                 currency_code=cart.currency_code,
                 idempotency_key=f"authorize-{payment_session.id}",
+                data=payment_session.data,
             )
             order = _build_order(
                 cart, payment_session, authorization.reference, total, capture_delay
