@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import httpx
 import pytest
+import redis.asyncio
 
 from surecapture.app import create_app
 from surecapture.config import Settings, load_settings
@@ -17,8 +18,12 @@ from surecapture.context import Context
 from surecapture.db import migrate
 from surecapture.db.engine import build_engine, build_sessionmaker
 from surecapture.services.seed import seed
+from tests.fakes.fake_stripe import fake_stripe_fixture, stripe_provider_fixture  # noqa: F401
 
 POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
+REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Each run keeps its BullMQ keys under its own prefix on the shared Redis, and deletes them after.
+QUEUE_PREFIX = f"sctest{secrets.token_hex(4)}"
 ADMIN_TOKEN = "test-admin-token"
 
 
@@ -56,9 +61,23 @@ async def publishable_key(database_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, publishable_key: str) -> Settings:
+async def _queue_keys_removed() -> AsyncIterator[None]:
+    yield
+    client = redis.asyncio.Redis.from_url(REDIS)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{QUEUE_PREFIX}:*", count=1000)]
+        for start in range(0, len(keys), 1000):
+            await client.delete(*keys[start : start + 1000])
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, publishable_key: str, _queue_keys_removed: None) -> Settings:
     return load_settings(
         database_url=database_url,
+        redis_url=REDIS,
+        queue_prefix=QUEUE_PREFIX,
         admin_api_token=ADMIN_TOKEN,
         publishable_api_key=publishable_key,
         capture_window_seconds=3600,

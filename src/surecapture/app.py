@@ -12,16 +12,24 @@ from surecapture.api import admin, health, store
 from surecapture.api.errors import install_error_handlers
 from surecapture.config import Settings
 from surecapture.context import build_context
+from surecapture.workers.payment_capture_worker import PaymentCaptureWorker
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
+    """The API; `with_worker` also runs the capture worker in this process (`serve`)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context = build_context(settings)
         app.state.context = context
+        worker = PaymentCaptureWorker(context) if with_worker else None
         try:
+            if worker:
+                await worker.start()
             yield
         finally:
+            if worker:
+                await worker.close()
             await context.close()
 
     app = FastAPI(

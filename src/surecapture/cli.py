@@ -84,7 +84,7 @@ def serve(
         typer.echo(
             f"admin token (this run only; set ADMIN_API_TOKEN to keep one): {settings.admin_api_token}"
         )
-    _run_api(settings)
+    _run_api(settings, with_worker=True)
 
 
 @app.command()
@@ -110,14 +110,45 @@ def seed() -> None:
     typer.echo(f"publishable key: {key}")
 
 
-def _run_api(settings: Settings) -> None:
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Jobs at once [WORKER_CONCURRENCY]")
+    ] = None,
+) -> None:
+    """Run only the capture worker (database must exist and be migrated)."""
+    settings = _database(_settings())
+    if concurrency:
+        settings = settings.model_copy(update={"worker_concurrency": concurrency})
+    asyncio.run(_run_worker(settings))
+
+
+async def _run_worker(settings: Settings) -> None:
+    from surecapture.context import build_context
+    from surecapture.workers.payment_capture_worker import PaymentCaptureWorker
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    context = build_context(settings)
+    worker = PaymentCaptureWorker(context)
+    await worker.start()
+    log.info("capture worker running (concurrency %d)", settings.worker_concurrency)
+    await stop.wait()
+    log.info("capture worker stopping: finishing the jobs in hand")
+    await worker.close()
+    await context.close()
+
+
+def _run_api(settings: Settings, *, with_worker: bool = False) -> None:
     from surecapture.app import create_app
 
     # uvicorn re-raises SIGTERM once its graceful shutdown is done; as SystemExit it unwinds
     # normally, so atexit hooks run (the embedded Postgres is stopped, not orphaned).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, with_worker=with_worker),
         host=settings.host,
         port=settings.port,
         log_config=None,

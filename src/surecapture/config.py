@@ -5,11 +5,12 @@ Bad configuration fails at start-up with one line naming the setting (`SettingsE
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Annotated
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from surecapture.lib.redis import RedisSettings, check_redis_url
 
 
 class SettingsError(Exception):
@@ -21,6 +22,16 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_connect_timeout: float = Field(0.2, gt=0, le=30)
+    redis_read_timeout: float = Field(0.3, gt=0, le=30)
+    redis_retries: int = Field(1, ge=0, le=5)
+    queue_prefix: str = Field("bull", pattern=r"^[A-Za-z0-9_.-]+$")
+    capture_attempts: int = Field(3, ge=1, le=25)
+    capture_backoff_ms: int = Field(1000, ge=0)
+    worker_concurrency: int = Field(10, ge=1, le=1000)
+    stripe_api_key: str | None = None
+    stripe_api_base: str | None = None
+    stripe_timeout_seconds: float = Field(10.0, gt=0, le=120)
     capture_window_seconds: int = Field(3600, ge=1)
     capture_buffer_seconds: int = Field(30, ge=0)
     fallback_cron: str = "*/5 * * * *"
@@ -50,6 +61,12 @@ class Settings(BaseSettings):
                 return "postgresql+asyncpg://" + value[len(prefix) :]
         raise ValueError("must be a postgresql:// URL")
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        check_redis_url(value)
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -58,7 +75,16 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return upper
 
-    @cached_property
+    @property
+    def redis(self) -> RedisSettings:
+        return RedisSettings(
+            url=self.redis_url,
+            connect_timeout=self.redis_connect_timeout,
+            read_timeout=self.redis_read_timeout,
+            retries=self.redis_retries,
+        )
+
+    @property
     def capture_delay_seconds(self) -> int:
         """Seconds from order placement until capture is due (window minus safety buffer)."""
         return max(self.capture_window_seconds - self.capture_buffer_seconds, 0)

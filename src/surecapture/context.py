@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from surecapture.config import Settings
 from surecapture.db.engine import build_engine, build_sessionmaker
 from surecapture.events import EventBus
-from surecapture.payments.registry import ProviderRegistry, default_registry
+from surecapture.lib.payment_capture_queue import PaymentCaptureQueue
+from surecapture.lib.redis import redis_client
+from surecapture.payments.registry import ProviderRegistry, provider_registry
+from surecapture.services import modification_tokens
 from surecapture.services.order_service import OrderService
 from surecapture.subscribers import register_subscribers
 
@@ -23,12 +27,23 @@ class Context:
     providers: ProviderRegistry
     bus: EventBus
     orders: OrderService
+    redis: aioredis.Redis
+    queue: PaymentCaptureQueue
+
+    _modification_key: bytes | None = None
+
+    async def modification_key(self) -> bytes:
+        if self._modification_key is None:
+            self._modification_key = await modification_tokens.signing_key(self.db)
+        return self._modification_key
 
     @property
     def capture_delay(self) -> timedelta:
         return timedelta(seconds=self.settings.capture_delay_seconds)
 
     async def close(self) -> None:
+        await self.queue.close()  # closes the Redis client it was given
+        await self.providers.aclose()
         await self.engine.dispose()
 
 
@@ -38,13 +53,22 @@ def build_context(settings: Settings) -> Context:
     engine = build_engine(settings.database_url)
     db = build_sessionmaker(engine)
     bus = EventBus()
+    client = redis_client(settings.redis)
+    queue = PaymentCaptureQueue(
+        client,
+        prefix=settings.queue_prefix,
+        attempts=settings.capture_attempts,
+        backoff_ms=settings.capture_backoff_ms,
+    )
     context = Context(
         settings=settings,
         engine=engine,
         db=db,
-        providers=default_registry(),
+        providers=provider_registry(settings),
         bus=bus,
         orders=OrderService(db),
+        redis=client,
+        queue=queue,
     )
     register_subscribers(context)
     return context

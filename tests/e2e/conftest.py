@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, QUEUE_PREFIX, REDIS
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,8 @@ def server(
         "DATABASE_URL": database_url,
         "ADMIN_API_TOKEN": ADMIN_TOKEN,
         "PUBLISHABLE_API_KEY": publishable_key,
+        "REDIS_URL": REDIS,
+        "QUEUE_PREFIX": QUEUE_PREFIX,
     }
     log = workdir / "server.log"
     with running_server(env, workdir, log) as url:

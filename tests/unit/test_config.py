@@ -29,3 +29,17 @@ def test_malformed_number_in_environment_names_the_setting(monkeypatch: pytest.M
     monkeypatch.setenv("CAPTURE_WINDOW_SECONDS", "soon")
     with pytest.raises(SettingsError, match="CAPTURE_WINDOW_SECONDS"):
         load_settings()
+
+
+def test_derived_values_follow_a_copy() -> None:
+    """Derived settings are computed, never cached: a copy with new values must not keep old ones."""
+    base = load_settings(capture_window_seconds=3600, redis_url="redis://a:1/0")
+    assert (base.capture_delay_seconds, base.redis.url) == (3570, "redis://a:1/0")
+    copy = base.model_copy(
+        update={
+            "capture_window_seconds": 2,
+            "capture_buffer_seconds": 0,
+            "redis_url": "redis://b:2/0",
+        }
+    )
+    assert (copy.capture_delay_seconds, copy.redis.url) == (2, "redis://b:2/0")

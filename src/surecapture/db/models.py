@@ -407,3 +407,28 @@ class SystemPaymentOperation(Base):
     currency_code: Mapped[str] = mapped_column(String(3))
     idempotency_key: Mapped[str] = mapped_column(String, unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=text("now()"))
+
+
+class Capture(Base):
+    """One successful capture. `order_id` is unique: a second capture of an order cannot be
+    recorded, whatever path tries."""
+
+    __tablename__ = "captures"
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), unique=True)
+    provider_id: Mapped[str]
+    reference: Mapped[str]
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency_code: Mapped[str] = mapped_column(String(3))
+    idempotency_key: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=text("now()"))
+
+
+class AppSecret(Base):
+    """Secrets every instance must share (e.g. the key that signs order modification tokens),
+    made once by whichever instance needs one first."""
+
+    __tablename__ = "app_secrets"
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    value: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=text("now()"))

@@ -39,6 +39,7 @@ VALID_SESSION_STATUSES = {"pending", "requires_more", "authorized", "captured"}
 @dataclass(frozen=True)
 class Completed:
     order_id: str
+    created: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,15 @@ async def complete_cart(
             raise
         return Completed(order_id)
     if placed:
-        await bus.publish(ORDER_PLACED, {"id": placed.id})
+        await bus.publish(
+            ORDER_PLACED,
+            {
+                "id": placed.id,
+                "payment_status": placed.payment_status,
+                "payment_reference": placed.payment_reference,
+                "capture_due_at": placed.capture_due_at,
+            },
+        )
     return result
 
 
@@ -120,7 +129,7 @@ async def _complete(
         cart_id,
         order.capture_due_at.isoformat(),
     )
-    return Completed(order.id), order
+    return Completed(order.id, created=True), order
 
 
 def _validate(cart: Cart) -> PaymentSession:

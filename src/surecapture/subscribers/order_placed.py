@@ -1,7 +1,8 @@
-"""`order.placed`: the order is committed; this is where its capture gets scheduled.
+"""`order.placed`: the order is committed; schedule its capture intent in Redis.
 
-The capture queue (Redis/BullMQ) arrives with the capture-engine work; until then the
-subscriber records that it saw the order, so the event path is wired and tested end to end.
+Postgres already holds everything needed to capture (`payment_status`, `capture_due_at`), so a
+failure here never loses the order: it is logged with the order id, and the fallback job's
+stale-order scan gives the order its job later.
 """
 
 from __future__ import annotations
@@ -9,14 +10,24 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from surecapture.services.order_service import OrderService
+from surecapture.lib.payment_capture_queue import PaymentCaptureQueue
 
 log = logging.getLogger(__name__)
 
 
 class OrderPlacedSubscriber:
-    def __init__(self, orders: OrderService) -> None:
-        self._orders = orders
+    def __init__(self, queue: PaymentCaptureQueue) -> None:
+        self._queue = queue
 
     async def __call__(self, data: dict[str, Any]) -> None:
-        log.info("order.placed %s", data["id"])
+        order_id = data["id"]
+        if data.get("payment_status") != "authorized":
+            return
+        try:
+            await self._queue.schedule_payment_capture(
+                order_id, data["payment_reference"], data["capture_due_at"]
+            )
+        except Exception:
+            log.exception("could not schedule the capture of order %s", order_id)
+            return
+        log.info("capture of order %s scheduled for %s", order_id, data["capture_due_at"])

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from surecapture.api.deps import ContextDep
 from surecapture.api.views import order_view
+from surecapture.services.cancel_order import cancel_order as cancel_order_service
 from surecapture.services.order_service import OrderFilters
 
 router = APIRouter(prefix="/orders", tags=["admin: orders"])
@@ -38,4 +39,10 @@ async def list_orders(
 
 @router.get("/{order_id}")
 async def get_order(order_id: str, context: ContextDep) -> dict[str, Any]:
+    return {"order": order_view(await context.orders.get(order_id))}
+
+
+@router.post("/{order_id}/cancel")
+async def cancel_order(order_id: str, context: ContextDep) -> dict[str, Any]:
+    await cancel_order_service(context, order_id)
     return {"order": order_view(await context.orders.get(order_id))}

@@ -17,7 +17,7 @@ from surecapture.api.schemas import (
 )
 from surecapture.api.views import cart_view, order_view
 from surecapture.context import Context
-from surecapture.services import carts, checkout
+from surecapture.services import carts, checkout, modification_tokens
 
 router = APIRouter(prefix="/carts", tags=["store: carts"])
 
@@ -99,4 +99,9 @@ async def complete_cart(
             "error": {"message": result.message, "name": "Error", "type": result.type},
         }
     order = await context.orders.get(result.order_id)
-    return {"type": "order", "order": order_view(order)}
+    body: dict[str, Any] = {"type": "order", "order": order_view(order)}
+    if result.created:
+        # Handed out once, to the caller who placed the order: it allows a cancel until capture.
+        key = await context.modification_key()
+        body["modification_token"] = modification_tokens.issue(key, order.id, order.capture_due_at)
+    return body

@@ -1,0 +1,178 @@
+"""The capture intent: BullMQ delayed job `capture-{order_id}` in queue `payment-capture`.
+
+BullMQ's rules this module is written around:
+- `add` with an existing job id is ignored silently, also when the job is completed or failed
+  and still kept (`removeOnComplete`/`removeOnFail`); callers that must know check the state.
+- `promoteJobs()` promotes every delayed job in the queue; it is never called here.
+
+Every call translates Redis connection failures into `RedisUnavailable` (see `lib/redis.py`);
+other errors propagate as they are.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from bullmq import Queue
+from bullmq.redis_connection import loadScript
+
+from surecapture.errors import CaptureJobActive
+from surecapture.lib.redis import connection_failure
+
+QUEUE_NAME = "payment-capture"
+JOB_NAME = "capture"
+
+T = TypeVar("T")
+
+
+class JobState(StrEnum):
+    DELAYED = "delayed"
+    WAITING = "waiting"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    PRIORITIZED = "prioritized"
+    WAITING_CHILDREN = "waiting-children"
+    MISSING = "unknown"  # no such job in Redis
+
+    @property
+    def pending(self) -> bool:
+        """The job will still run (or is running)."""
+        return self in {JobState.DELAYED, JobState.WAITING, JobState.ACTIVE, JobState.PRIORITIZED}
+
+
+def capture_job_id(order_id: str) -> str:
+    """Job id and the provider's idempotency key alike."""
+    return f"capture-{order_id}"
+
+
+def delay_ms(due_at: datetime, now_ms: int | None = None) -> int:
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    return max(int(due_at.timestamp() * 1000) - now_ms, 0)
+
+
+class PaymentCaptureQueue:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str = "bull",
+        attempts: int = 3,
+        backoff_ms: int = 1000,
+        keep_completed_seconds: int = 7 * 24 * 3600,
+    ) -> None:
+        self.client = client
+        self.queue = Queue(QUEUE_NAME, {"connection": client, "prefix": prefix})
+        self._job_options: dict[str, Any] = {
+            "attempts": attempts,
+            "backoff": {"type": "exponential", "delay": backoff_ms},
+            # Finished jobs are kept for a while: they are the evidence the fallback job reads
+            # (and the reason a plain re-add would be ignored).
+            "removeOnComplete": {"age": keep_completed_seconds},
+            "removeOnFail": {"age": 4 * keep_completed_seconds},
+        }
+        self._change_delay = client.register_script(loadScript("changeDelay-4.lua"))
+
+    async def close(self) -> None:
+        await self.queue.close()
+
+    async def schedule_payment_capture(
+        self, order_id: str, reference: str, due_at: datetime
+    ) -> str:
+        """Add the delayed capture job, due at `due_at` (now if that has passed)."""
+        job_id = capture_job_id(order_id)
+        options = {**self._job_options, "jobId": job_id, "delay": delay_ms(due_at)}
+        data = {"order_id": order_id, "reference": reference, "due_at": due_at.isoformat()}
+        async with _translated():
+            await self.queue.add(JOB_NAME, data, options)
+        return job_id
+
+    async def job_state(self, order_id: str) -> JobState:
+        async with _translated():
+            state = await self.queue.getJobState(capture_job_id(order_id))
+        return _state(state)
+
+    async def change_delay(self, order_id: str, due_at: datetime) -> bool:
+        """Move a delayed job's due time; False when the job is not delayed (any more)."""
+        keys = self.queue.keys
+        job_id = capture_job_id(order_id)
+        now_ms = int(time.time() * 1000)
+        async with _translated():
+            result = await self._change_delay(
+                keys=[keys["delayed"], keys["meta"], keys["marker"], keys["events"]],
+                args=[delay_ms(due_at, now_ms), now_ms, job_id, self.queue.toKey(job_id)],
+            )
+        return bool(result == 0)
+
+    async def cancel(self, order_id: str) -> bool:
+        """Remove the job. True if removed, False if there was none; `CaptureJobActive` when a
+        worker holds it (the capture may be happening right now)."""
+        job_id = capture_job_id(order_id)
+        async with _translated():
+            if await self.client.exists(self.queue.toKey(job_id)) == 0:
+                return False
+            removed = await self.queue.remove(job_id, {"removeChildren": False})
+        if not removed:
+            raise CaptureJobActive(f"The capture of order {order_id} is in progress")
+        return True
+
+    async def job_states(self, order_ids: Iterable[str]) -> dict[str, JobState]:
+        """States of many jobs in one round trip (a pipeline of cheap lookups)."""
+        ids = list(order_ids)
+        keys = self.queue.keys
+        async with _translated():
+            pipe = self.client.pipeline(transaction=False)
+            for order_id in ids:
+                job_id = capture_job_id(order_id)
+                pipe.exists(self.queue.toKey(job_id))
+                pipe.zscore(keys["delayed"], job_id)
+                pipe.zscore(keys["completed"], job_id)
+                pipe.zscore(keys["failed"], job_id)
+                pipe.exists(self.queue.toKey(job_id) + ":lock")
+            replies = await pipe.execute()
+        states: dict[str, JobState] = {}
+        for index, order_id in enumerate(ids):
+            exists, delayed, completed, failed, locked = replies[index * 5 : index * 5 + 5]
+            if not exists:
+                states[order_id] = JobState.MISSING
+            elif completed is not None:
+                states[order_id] = JobState.COMPLETED
+            elif failed is not None:
+                states[order_id] = JobState.FAILED
+            elif delayed is not None:
+                states[order_id] = JobState.DELAYED
+            elif locked:
+                states[order_id] = JobState.ACTIVE
+            else:
+                states[order_id] = JobState.WAITING
+        return states
+
+
+def _state(value: str | None) -> JobState:
+    try:
+        return JobState(value or "unknown")
+    except ValueError:
+        return JobState.WAITING
+
+
+@asynccontextmanager
+async def _translated() -> AsyncIterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        failure = connection_failure(exc)
+        if failure is not None:
+            raise failure from exc
+        raise
+
+
+async def translated(call: Awaitable[T]) -> T:
+    """Await a Redis call, turning connection failures into `RedisUnavailable`."""
+    async with _translated():
+        return await call

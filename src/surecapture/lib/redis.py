@@ -1,0 +1,119 @@
+"""The one place that builds Redis clients and decides what counts as "Redis is down".
+
+BullMQ, given a URL or a dict, builds a client that retries 20 times with exponential backoff,
+so `queue.add` against a dead Redis hangs for minutes. Every client here has explicit connect
+and read timeouts and a bounded retry, and BullMQ only ever receives one of these clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import (
+    AuthenticationError,
+    AuthorizationError,
+    BusyLoadingError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from surecapture.errors import RedisUnavailable
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = "redis://127.0.0.1:6379/0"
+    connect_timeout: float = 0.2
+    read_timeout: float = 0.3
+    # One retry rides out a single dropped pooled connection (e.g. after a Redis restart); more
+    # would only stretch the wait on a Redis that is really gone. redis-py retries the connect
+    # handshake inside each command attempt, so a Redis that accepts but never answers costs
+    # up to (retries + 1)^2 * read_timeout = 1.2 s before the call fails.
+    retries: int = 1
+    retry_backoff_cap: float = 0.05
+
+
+def redis_client(settings: RedisSettings, *, read_timeout: float | None = None) -> aioredis.Redis:
+    """A pooled client; `read_timeout` is raised only for blocking commands (a worker's wait)."""
+    return aioredis.Redis.from_url(
+        settings.url,
+        decode_responses=True,  # BullMQ's scripts expect str replies
+        socket_connect_timeout=settings.connect_timeout,
+        socket_timeout=settings.read_timeout if read_timeout is None else read_timeout,
+        retry=Retry(
+            ExponentialBackoff(cap=settings.retry_backoff_cap, base=0.01), settings.retries
+        ),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        health_check_interval=30,
+    )
+
+
+def check_redis_url(url: str) -> None:
+    """Raise ValueError when `url` cannot be a Redis URL (for start-up validation)."""
+    try:
+        aioredis.ConnectionPool.from_url(url)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"not a valid Redis URL ({exc})") from None
+
+
+_ERRNO_KIND = {
+    errno.ECONNREFUSED: "refused",
+    errno.ETIMEDOUT: "timeout",
+    errno.ECONNRESET: "reset",
+    errno.ECONNABORTED: "reset",
+    errno.EPIPE: "closed",
+    errno.ENOTCONN: "closed",
+    errno.EHOSTUNREACH: "refused",
+    errno.ENETUNREACH: "refused",
+    errno.EADDRNOTAVAIL: "refused",
+}
+
+# getaddrinfo failures: the name does not resolve (Node calls this ENOTFOUND).
+_DNS_ERRORS = {
+    socket.EAI_NONAME,
+    socket.EAI_AGAIN,
+    socket.EAI_FAIL,
+    getattr(socket, "EAI_NODATA", -5),
+}
+
+
+def connection_failure(exc: BaseException) -> RedisUnavailable | None:
+    """Classify `exc` (and what it wraps) by type and errno, never by message text.
+
+    Returns a `RedisUnavailable` for refused, timed-out, unresolvable, reset or closed
+    connections; None for anything else (a script error, WRONGTYPE, bad credentials…).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    kind: str | None = None
+    code: str | None = None
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, AuthenticationError | AuthorizationError):
+            return None
+        if isinstance(current, socket.gaierror) and current.errno in _DNS_ERRORS:
+            kind, code = "dns", "ENOTFOUND"
+            break
+        if isinstance(current, OSError) and current.errno in _ERRNO_KIND:
+            kind, code = _ERRNO_KIND[current.errno], errno.errorcode[current.errno]
+            break
+        if isinstance(current, RedisTimeoutError | asyncio.TimeoutError | TimeoutError):
+            kind, code = kind or "timeout", code or "ETIMEDOUT"
+        elif isinstance(current, BusyLoadingError):
+            kind = kind or "loading"
+        elif isinstance(current, RedisConnectionError | ConnectionError | OSError):
+            kind = kind or "closed"
+        current = current.__cause__ or current.__context__
+    if kind is None:
+        return None
+    return RedisUnavailable(
+        f"Redis unavailable ({kind}{', ' + code if code else ''}): {type(exc).__name__}",
+        kind=kind,
+        errno=code,
+    )

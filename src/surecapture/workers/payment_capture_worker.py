@@ -1,0 +1,167 @@
+"""Captures each order when its capture job comes due.
+
+The job body is short: lock the order row, re-read it, skip what must not be captured, capture
+the current total with the idempotency key `capture-{order_id}`, record it. The row lock
+serialises the capture against a concurrent cancel; the unique `captures.order_id` and the
+idempotency key make a second delivery of the same job harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from bullmq import Job, Worker
+from bullmq.custom_errors import DelayedError, UnrecoverableError
+from sqlalchemy import select, update
+
+from surecapture.context import Context
+from surecapture.db.models import Capture, Order, Payment
+from surecapture.errors import CaptureError
+from surecapture.ids import new_id
+from surecapture.lib.payment_capture_queue import QUEUE_NAME, capture_job_id
+from surecapture.lib.redis import redis_client
+
+log = logging.getLogger(__name__)
+
+CAPTURABLE = ("authorized", "capture_failed")
+
+
+class Outcome(StrEnum):
+    CAPTURED = "captured"
+    ALREADY_CAPTURED = "already_captured"
+    CANCELED = "canceled"
+    NOT_DUE = "not_due"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    due_at: datetime | None = None
+
+
+async def capture_order(context: Context, order_id: str, *, now: datetime | None = None) -> Result:
+    """Capture one order if it is due and still authorized. Raises `CaptureError` when the
+    provider did not capture (the caller decides between retrying and giving up)."""
+    now = now or datetime.now(UTC)
+    async with context.db.begin() as session:
+        order = await session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+        if order is None:
+            return Result(Outcome.MISSING)
+        if order.payment_status == "captured":
+            return Result(Outcome.ALREADY_CAPTURED)
+        if order.payment_status not in CAPTURABLE:
+            return Result(Outcome.CANCELED)
+        if order.capture_due_at > now:
+            return Result(Outcome.NOT_DUE, order.capture_due_at)
+        provider = context.providers.get(order.payment_provider_id)
+        key = capture_job_id(order.id)
+        await provider.capture(
+            session,
+            reference=order.payment_reference,
+            amount=order.total,
+            currency_code=order.currency_code,
+            idempotency_key=key,
+        )
+        session.add(
+            Capture(
+                id=new_id("cap"),
+                order_id=order.id,
+                provider_id=order.payment_provider_id,
+                reference=order.payment_reference,
+                amount=order.total,
+                currency_code=order.currency_code,
+                idempotency_key=key,
+            )
+        )
+        order.payment_status = "captured"
+        order.captured_at = now
+        order.captured_amount = order.total
+        await session.execute(
+            update(Payment)
+            .where(Payment.order_id == order.id, Payment.reference == order.payment_reference)
+            .values(captured_at=now)
+        )
+    log.info("captured order %s: %s %s", order_id, order.total, order.currency_code)
+    return Result(Outcome.CAPTURED)
+
+
+async def mark_capture_failed(context: Context, order_id: str, reason: str) -> None:
+    async with context.db.begin() as session:
+        await session.execute(
+            update(Order)
+            .where(Order.id == order_id, Order.payment_status == "authorized")
+            .values(payment_status="capture_failed", updated_at=datetime.now(UTC))
+        )
+    log.critical(
+        "[CRITICAL][DLQ] Payment capture permanently failed for order %s: %s", order_id, reason
+    )
+
+
+class PaymentCaptureWorker:
+    """The BullMQ worker of queue `payment-capture`, over its own Redis connection."""
+
+    def __init__(self, context: Context, *, concurrency: int | None = None) -> None:
+        self._context = context
+        self._concurrency = concurrency or context.settings.worker_concurrency
+        self._worker: Worker | None = None
+        self._running: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        settings = self._context.settings
+        # A worker blocks on Redis for up to 10 s waiting for work; its reads must outlast that.
+        client = redis_client(settings.redis, read_timeout=15)
+        self._worker = Worker(
+            QUEUE_NAME,
+            self.process,
+            {
+                "connection": client,
+                "prefix": settings.queue_prefix,
+                "concurrency": self._concurrency,
+                "drainDelay": 5,
+                "lockDuration": 60_000,
+                "autorun": False,
+            },
+        )
+        self._worker.on("error", lambda *args: log.error("capture worker error: %r", args))
+        self._running = asyncio.create_task(self._worker.run())
+
+    async def close(self) -> None:
+        """Graceful: finishes the jobs in hand, takes no new ones."""
+        if self._worker is not None:
+            await self._worker.close()
+            self._worker = None
+        if self._running is not None:
+            await self._running
+            self._running = None
+
+    async def process(self, job: Job, token: str) -> dict[str, Any]:
+        order_id = job.data["order_id"]
+        final = job.attemptsMade + 1 >= int(job.opts.get("attempts", 1))
+        try:
+            result = await capture_order(self._context, order_id)
+        except CaptureError as exc:
+            if exc.retryable and not final:
+                log.warning(
+                    "capture of order %s failed (attempt %d), will retry: %s",
+                    order_id,
+                    job.attemptsMade + 1,
+                    exc.message,
+                )
+                raise
+            await mark_capture_failed(self._context, order_id, exc.message)
+            raise UnrecoverableError(exc.message) from exc
+        except Exception as exc:
+            if final:
+                await mark_capture_failed(self._context, order_id, repr(exc))
+            raise
+        if result.outcome is Outcome.NOT_DUE and result.due_at is not None:
+            # Never capture early: put the job back until the order's own due time.
+            await job.moveToDelayed(int(result.due_at.timestamp() * 1000), token)
+            raise DelayedError()
+        return {"outcome": result.outcome.value}

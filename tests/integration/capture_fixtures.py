@@ -1,0 +1,112 @@
+"""An app with a grace window of a couple of seconds, and capture workers for it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from surecapture.app import create_app
+from surecapture.config import Settings
+from surecapture.context import Context
+from surecapture.db.models import Capture, Order, SystemPaymentOperation
+from surecapture.errors import CaptureError
+from surecapture.payments.base import Authorization, PaymentStatus
+from surecapture.workers.payment_capture_worker import PaymentCaptureWorker
+
+WINDOW = 2
+
+
+@pytest.fixture
+async def short(
+    settings: Settings, publishable_key: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, Context]]:
+    quick = settings.model_copy(
+        update={
+            "capture_window_seconds": WINDOW,
+            "capture_buffer_seconds": 0,
+            "capture_backoff_ms": 20,
+        }
+    )
+    app = create_app(quick)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://surecapture.test",
+            headers={"x-publishable-api-key": publishable_key},
+        ) as client:
+            yield client, app.state.context
+
+
+@pytest.fixture
+async def start_worker() -> AsyncIterator[Callable[[Context], Any]]:
+    workers: list[PaymentCaptureWorker] = []
+
+    async def start(context: Context, concurrency: int = 5) -> PaymentCaptureWorker:
+        worker = PaymentCaptureWorker(context, concurrency=concurrency)
+        await worker.start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        await worker.close()
+
+
+async def order_row(context: Context, order_id: str) -> Order:
+    async with context.db() as session:
+        order = await session.get(Order, order_id)
+    assert order is not None
+    return order
+
+
+async def captures_of(context: Context, order_id: str) -> int:
+    async with context.db() as session:
+        return await session.scalar(select(func.count()).where(Capture.order_id == order_id)) or 0
+
+
+async def ledger(context: Context, reference: str) -> list[tuple[str, int]]:
+    """What the system provider really did for an authorization."""
+    async with context.db() as session:
+        rows = await session.execute(
+            select(SystemPaymentOperation.kind, SystemPaymentOperation.amount)
+            .where(SystemPaymentOperation.reference == reference)
+            .order_by(SystemPaymentOperation.id)
+        )
+    return [(kind, amount) for kind, amount in rows.all()]
+
+
+class ScriptedProvider:
+    """Authorizes always; each capture takes the next scripted outcome ("ok" or an error)."""
+
+    id = "pp_scripted_test"
+
+    def __init__(self) -> None:
+        self.script: list[str] = []
+        self.captures: list[tuple[str, int, str]] = []
+        self.canceled: list[str] = []
+
+    async def authorize(self, session: AsyncSession, *, amount: int, **_: Any) -> Authorization:
+        reference = f"scripted_{len(self.captures)}_{id(session)}_{amount}"
+        return Authorization(reference=reference, data={})
+
+    async def capture(
+        self, session: AsyncSession, *, reference: str, amount: int, idempotency_key: str, **_: Any
+    ) -> None:
+        outcome = self.script.pop(0) if self.script else "ok"
+        if outcome == "retryable":
+            raise CaptureError("provider answered 500", retryable=True)
+        if outcome == "declined":
+            raise CaptureError("card_declined", retryable=False)
+        self.captures.append((reference, amount, idempotency_key))
+
+    async def cancel(self, session: AsyncSession, *, reference: str, **_: Any) -> None:
+        self.canceled.append(reference)
+
+    async def retrieve_status(self, session: AsyncSession, **_: Any) -> PaymentStatus:
+        return PaymentStatus.UNKNOWN
