@@ -47,13 +47,15 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) ->
 
 
 @contextmanager
-def running_server(env: dict[str, str], cwd: Path, log: Path) -> Iterator[str]:
-    """`surecapture serve` as a user runs it; yields its URL once /health answers 200."""
+def running_server(
+    env: dict[str, str], cwd: Path, log: Path, command: str = "serve"
+) -> Iterator[str]:
+    """`surecapture serve` (or `api`) as a user runs it; yields its URL once /health answers."""
     port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "surecapture", "serve", "--port", str(port)],
-            env=env,
+            [sys.executable, "-m", "surecapture", command],
+            env={**env, "PORT": str(port)},
             cwd=cwd,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -17,6 +17,7 @@ from surecapture.db.models import Capture, Order, SystemPaymentOperation
 from surecapture.errors import CaptureError
 from surecapture.payments.base import Authorization, PaymentStatus
 from surecapture.workers.payment_capture_worker import PaymentCaptureWorker
+from tests.fakes.fake_stripe import FAKE_API_KEY, FakeStripe
 
 WINDOW = 2
 
@@ -110,3 +111,29 @@ class ScriptedProvider:
 
     async def retrieve_status(self, session: AsyncSession, **_: Any) -> PaymentStatus:
         return PaymentStatus.UNKNOWN
+
+
+@pytest.fixture
+async def stripe_short(
+    settings: Settings, publishable_key: str, fake_stripe: FakeStripe
+) -> AsyncIterator[tuple[httpx.AsyncClient, Context, FakeStripe]]:
+    """Short grace window, Stripe (the fake) configured with a client timeout of half a second."""
+    quick = settings.model_copy(
+        update={
+            "capture_window_seconds": WINDOW,
+            "capture_buffer_seconds": 0,
+            "capture_backoff_ms": 20,
+            "stripe_api_key": FAKE_API_KEY,
+            "stripe_api_base": fake_stripe.url,
+            "stripe_timeout_seconds": 0.5,
+        }
+    )
+    app = create_app(quick)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://surecapture.test",
+            headers={"x-publishable-api-key": publishable_key},
+        ) as client:
+            yield client, app.state.context, fake_stripe

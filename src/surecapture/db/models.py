@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +42,11 @@ def utcnow() -> datetime:
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {dict[str, Any]: JSONB, datetime: DateTime(timezone=True)}  # noqa: RUF012
+
+
+def table(model: type[Base]) -> Table:
+    """A model's Core table, for statements that skip the ORM's unit of work."""
+    return typing.cast(Table, model.__table__)
 
 
 class Timestamped:

@@ -13,6 +13,7 @@ import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import raiseload
 
 from surecapture.context import Context
 from surecapture.db.models import Order, Payment
@@ -36,7 +37,10 @@ async def cancel_order(context: Context, order_id: str) -> None:
         log.warning("cancel of order %s: capture job not removed (%s)", order_id, exc.message)
     now = datetime.now(UTC)
     async with context.db.begin() as session:
-        order = await session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+        # The row alone: the relationships (items, addresses…) are not needed to capture.
+        order = await session.scalar(
+            select(Order).where(Order.id == order_id).options(raiseload("*")).with_for_update()
+        )
         assert order is not None
         if order.payment_status == "canceled":
             return

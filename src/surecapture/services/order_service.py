@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +11,6 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     String,
-    Table,
     and_,
     cast,
     column,
@@ -27,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.dml import ReturningUpdate
 from sqlalchemy.types import Text
 
-from surecapture.db.models import Order, utcnow
+from surecapture.db.models import Order, table, utcnow
 from surecapture.errors import NotFound
 
 
@@ -125,7 +123,7 @@ def _merge_statement(batch: Sequence[OrderUpdate]) -> ReturningUpdate[tuple[str]
             for item in batch
         ]
     )
-    orders = typing.cast(Table, Order.__table__)
+    orders = table(Order)
     merged = (
         func.coalesce(orders.c.metadata, cast({}, JSONB))
         .op("||")(rows.c.patch)

@@ -17,10 +17,10 @@ from typing import Any
 
 from bullmq import Job, Worker
 from bullmq.custom_errors import DelayedError, UnrecoverableError
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from surecapture.context import Context
-from surecapture.db.models import Capture, Order, Payment
+from surecapture.db.models import Capture, Order, Payment, table
 from surecapture.errors import CaptureError
 from surecapture.ids import new_id
 from surecapture.lib.payment_capture_queue import QUEUE_NAME, capture_job_id
@@ -47,10 +47,27 @@ class Result:
 
 async def capture_order(context: Context, order_id: str, *, now: datetime | None = None) -> Result:
     """Capture one order if it is due and still authorized. Raises `CaptureError` when the
-    provider did not capture (the caller decides between retrying and giving up)."""
+    provider did not capture (the caller decides between retrying and giving up).
+
+    Core statements rather than the ORM unit of work: this runs once per order at the rate the
+    queue drains, and the ORM's flush machinery was most of its CPU cost."""
     now = now or datetime.now(UTC)
+    orders = table(Order)
     async with context.db.begin() as session:
-        order = await session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+        order = (
+            await session.execute(
+                select(
+                    orders.c.payment_status,
+                    orders.c.capture_due_at,
+                    orders.c.payment_provider_id,
+                    orders.c.payment_reference,
+                    orders.c.total,
+                    orders.c.currency_code,
+                )
+                .where(orders.c.id == order_id)
+                .with_for_update()
+            )
+        ).one_or_none()
         if order is None:
             return Result(Outcome.MISSING)
         if order.payment_status == "captured":
@@ -59,33 +76,41 @@ async def capture_order(context: Context, order_id: str, *, now: datetime | None
             return Result(Outcome.CANCELED)
         if order.capture_due_at > now:
             return Result(Outcome.NOT_DUE, order.capture_due_at)
-        provider = context.providers.get(order.payment_provider_id)
-        key = capture_job_id(order.id)
-        await provider.capture(
+        key = capture_job_id(order_id)
+        await context.providers.get(order.payment_provider_id).capture(
             session,
             reference=order.payment_reference,
             amount=order.total,
             currency_code=order.currency_code,
             idempotency_key=key,
         )
-        session.add(
-            Capture(
+        await session.execute(
+            insert(table(Capture)).values(
                 id=new_id("cap"),
-                order_id=order.id,
+                order_id=order_id,
                 provider_id=order.payment_provider_id,
                 reference=order.payment_reference,
                 amount=order.total,
                 currency_code=order.currency_code,
                 idempotency_key=key,
+                created_at=now,
             )
         )
-        order.payment_status = "captured"
-        order.captured_at = now
-        order.captured_amount = order.total
         await session.execute(
-            update(Payment)
-            .where(Payment.order_id == order.id, Payment.reference == order.payment_reference)
-            .values(captured_at=now)
+            update(orders)
+            .where(orders.c.id == order_id)
+            .values(
+                payment_status="captured",
+                captured_at=now,
+                captured_amount=order.total,
+                updated_at=now,
+            )
+        )
+        payments = table(Payment)
+        await session.execute(
+            update(payments)
+            .where(payments.c.order_id == order_id, payments.c.reference == order.payment_reference)
+            .values(captured_at=now, updated_at=now)
         )
     log.info("captured order %s: %s %s", order_id, order.total, order.currency_code)
     return Result(Outcome.CAPTURED)

@@ -1,0 +1,134 @@
+"""Captures per second: the worker draining 5,000 due capture jobs against the fake Stripe.
+
+    .venv/bin/python -m bench.capture_throughput [--orders 5000] [--concurrency 50] [--workers 1]
+
+Real Postgres (a scratch database) and the real Redis on 127.0.0.1:6379 (a scratch key prefix,
+deleted afterwards). The fake Stripe runs in a process of its own, so that it does not compete
+with the worker for the GIL; on this 2-core machine it still competes for a core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from multiprocessing.connection import Connection
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bench.setup import insert_orders, machine, scratch_database
+from surecapture.config import load_settings
+from surecapture.context import build_context
+from surecapture.db.models import Capture
+from surecapture.lib.payment_capture_queue import JOB_NAME, capture_job_id
+from surecapture.workers.payment_capture_worker import PaymentCaptureWorker
+from tests.fakes.fake_stripe import FAKE_API_KEY, FakeStripe
+
+
+async def run(orders: int, concurrency: int, workers: int) -> None:
+    prefix = f"bench{secrets.token_hex(4)}"
+    async with scratch_database() as url:
+        with stripe_process(orders) as (stripe_url, references, ledger):
+            settings = load_settings(
+                database_url=url,
+                queue_prefix=prefix,
+                stripe_api_key=FAKE_API_KEY,
+                stripe_api_base=stripe_url,
+                worker_concurrency=concurrency,
+            )
+            context = build_context(settings)
+            try:
+                placed = await insert_orders(
+                    context.db, references, total=4798, provider_id="pp_stripe_stripe"
+                )
+                jobs = [
+                    {
+                        "name": JOB_NAME,
+                        "data": {"order_id": o.id, "reference": o.reference},
+                        "opts": {**context.queue._job_options, "jobId": capture_job_id(o.id)},
+                    }
+                    for o in placed
+                ]
+                for start in range(0, len(jobs), 1000):
+                    await context.queue.queue.addBulk(jobs[start : start + 1000])
+
+                started = time.perf_counter()
+                runners = [PaymentCaptureWorker(context) for _ in range(workers)]
+                for worker in runners:
+                    await worker.start()
+                while await _captured(context) < orders:
+                    await asyncio.sleep(0.05)
+                elapsed = time.perf_counter() - started
+                for worker in runners:
+                    await worker.close()
+
+                captures = ledger()
+                per_intent = Counter(intent for intent, _ in captures)
+                doubled = sum(n > 1 for n in per_intent.values())
+                missing = sum(r not in per_intent for r in references)
+                print(f"machine: {machine()}")
+                print(
+                    f"capture throughput: {orders} due jobs drained in {elapsed:.2f} s = "
+                    f"{orders / elapsed:.0f} captures/s ({workers} worker(s) x concurrency "
+                    f"{concurrency}); fake Stripe captures {len(captures)}, "
+                    f"doubled {doubled}, missing {missing}"
+                )
+            finally:
+                keys = [k async for k in context.redis.scan_iter(match=f"{prefix}:*", count=1000)]
+                for start in range(0, len(keys), 1000):
+                    await context.redis.delete(*keys[start : start + 1000])
+                await context.close()
+
+
+@contextmanager
+def stripe_process(intents: int) -> Iterator[tuple[str, list[str], Callable[[], list[Any]]]]:
+    """The fake Stripe in a child process, seeded with `intents` authorized PaymentIntents."""
+    parent, child = multiprocessing.get_context("spawn").Pipe()
+    process = multiprocessing.get_context("spawn").Process(
+        target=_serve_fake_stripe, args=(child, intents), daemon=True
+    )
+    process.start()
+    url, references = parent.recv()
+
+    def ledger() -> list[Any]:
+        parent.send("ledger")
+        captures: list[Any] = parent.recv()
+        return captures
+
+    try:
+        yield url, references, ledger
+    finally:
+        parent.send("stop")
+        process.join(timeout=10)
+
+
+def _serve_fake_stripe(conn: Connection, intents: int) -> None:
+    with FakeStripe() as fake:
+        conn.send((fake.url, [fake.add_payment_intent(amount=4798) for _ in range(intents)]))
+        while (command := conn.recv()) != "stop":
+            if command == "ledger":
+                conn.send(list(fake.captures))
+
+
+async def _captured(context: object) -> int:
+    async with context.db() as session:  # type: ignore[attr-defined]
+        return await session.scalar(select(func.count()).select_from(Capture)) or 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    asyncio.run(run(args.orders, args.concurrency, args.workers))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""The production layout: API and capture worker as separate processes, started by the CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests import storefront
+from tests.conftest import ADMIN_TOKEN, QUEUE_PREFIX, REDIS
+from tests.e2e.conftest import running_server
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+def env_for(database_url: str, publishable_key: str, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PUBLISHABLE_API_KEY": publishable_key,
+        "ADMIN_API_TOKEN": ADMIN_TOKEN,
+        "REDIS_URL": REDIS,
+        "QUEUE_PREFIX": QUEUE_PREFIX,
+        "CAPTURE_WINDOW_SECONDS": "2",
+        "CAPTURE_BUFFER_SECONDS": "0",
+        **extra,
+    }
+
+
+async def wait_captured(url: str, order_id: str) -> None:
+    async def captured() -> bool:
+        async with httpx.AsyncClient(base_url=url) as admin:
+            response = await admin.get(
+                f"/admin/orders/{order_id}", headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
+            )
+        return bool(response.json()["order"]["payment_status"] == "captured")
+
+    await eventually(captured, within=30)
+
+
+async def test_serve_runs_api_and_worker_in_one_process(
+    database_url: str, publishable_key: str, tmp_path: Path
+) -> None:
+    env = env_for(database_url, publishable_key)
+    with running_server(env, tmp_path, tmp_path / "serve.log") as url:
+        async with httpx.AsyncClient(
+            base_url=url, headers={"x-publishable-api-key": publishable_key}
+        ) as client:
+            cart = await storefront.ready_cart(client)
+            order = (await storefront.complete(client, cart["id"]))["order"]
+        await wait_captured(url, order["id"])
+
+
+async def test_api_and_worker_as_separate_processes(
+    database_url: str, publishable_key: str, tmp_path: Path
+) -> None:
+    env = env_for(database_url, publishable_key)
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "surecapture", "worker"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        with running_server(env, tmp_path, tmp_path / "serve.log", command="api") as url:
+            async with httpx.AsyncClient(
+                base_url=url, headers={"x-publishable-api-key": publishable_key}
+            ) as client:
+                cart = await storefront.ready_cart(client)
+                order = (await storefront.complete(client, cart["id"]))["order"]
+            await wait_captured(url, order["id"])
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0, log.read_text()
+    assert "capture worker stopping" in log.read_text()
+
+
+def test_bad_redis_url_stops_start_up_with_one_clear_line(database_url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": "http://127.0.0.1:6379"}
+    run = subprocess.run(
+        [sys.executable, "-m", "surecapture", "worker"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        "surecapture: Invalid setting REDIS_URL: Value error, not a valid Redis URL "
+        "(Redis URL must specify one of the following schemes (redis://, rediss://, unix://))"
+    ]
