@@ -23,7 +23,15 @@ from tests.fakes.fake_stripe import fake_stripe_fixture, stripe_provider_fixture
 POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # Each run keeps its BullMQ keys under its own prefix on the shared Redis, and deletes them after.
+# Each process with a worker of its own gets a prefix of its own (`queue_prefix()`), so no
+# worker takes another test's jobs.
 QUEUE_PREFIX = f"sctest{secrets.token_hex(4)}"
+
+
+def queue_prefix() -> str:
+    return f"{QUEUE_PREFIX}x{secrets.token_hex(3)}"
+
+
 ADMIN_TOKEN = "test-admin-token"
 
 
@@ -65,7 +73,7 @@ async def _queue_keys_removed() -> AsyncIterator[None]:
     yield
     client = redis.asyncio.Redis.from_url(REDIS)
     try:
-        keys = [key async for key in client.scan_iter(match=f"{QUEUE_PREFIX}:*", count=1000)]
+        keys = [key async for key in client.scan_iter(match=f"{QUEUE_PREFIX}*", count=1000)]
         for start in range(0, len(keys), 1000):
             await client.delete(*keys[start : start + 1000])
     finally:

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, QUEUE_PREFIX, REDIS
+from tests.conftest import ADMIN_TOKEN, REDIS, queue_prefix
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def server(
         "ADMIN_API_TOKEN": ADMIN_TOKEN,
         "PUBLISHABLE_API_KEY": publishable_key,
         "REDIS_URL": REDIS,
-        "QUEUE_PREFIX": QUEUE_PREFIX,
+        "QUEUE_PREFIX": queue_prefix(),
     }
     log = workdir / "server.log"
     with running_server(env, workdir, log) as url:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests import storefront
-from tests.conftest import ADMIN_TOKEN, QUEUE_PREFIX, REDIS
+from tests.conftest import ADMIN_TOKEN, REDIS, queue_prefix
 from tests.e2e.conftest import running_server
 from tests.waiting import eventually
 
@@ -26,7 +26,7 @@ def env_for(database_url: str, publishable_key: str, **extra: str) -> dict[str, 
         "PUBLISHABLE_API_KEY": publishable_key,
         "ADMIN_API_TOKEN": ADMIN_TOKEN,
         "REDIS_URL": REDIS,
-        "QUEUE_PREFIX": QUEUE_PREFIX,
+        "QUEUE_PREFIX": queue_prefix(),
         "CAPTURE_WINDOW_SECONDS": "2",
         "CAPTURE_BUFFER_SECONDS": "0",
         **extra,

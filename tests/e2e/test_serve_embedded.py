@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests import storefront
-from tests.conftest import QUEUE_PREFIX
+from tests.conftest import queue_prefix
 from tests.e2e.conftest import running_server
 
 pytestmark = pytest.mark.e2e
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 async def test_serve_without_database_url_runs_on_embedded_postgres(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "PUBLISHABLE_API_KEY"}}
     env["XDG_RUNTIME_DIR"] = str(tmp_path / "run")
-    env["QUEUE_PREFIX"] = QUEUE_PREFIX
+    env["QUEUE_PREFIX"] = queue_prefix()
     log = tmp_path / "serve.log"
     with running_server(env, tmp_path, log) as url:
         printed = log.read_text()

@@ -1,4 +1,5 @@
-"""An app with a grace window of a couple of seconds, and capture workers for it."""
+"""An app with a grace window of a couple of seconds, and capture workers for it. Each app
+has a queue prefix of its own, so a test's worker sees that test's jobs only."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from surecapture.db.models import Capture, Order, SystemPaymentOperation
 from surecapture.errors import CaptureError
 from surecapture.payments.base import Authorization, PaymentStatus
 from surecapture.workers.payment_capture_worker import PaymentCaptureWorker
+from tests.conftest import queue_prefix
 from tests.fakes.fake_stripe import FAKE_API_KEY, FakeStripe
 
 WINDOW = 2
@@ -126,6 +128,7 @@ async def stripe_short(
             "stripe_api_key": FAKE_API_KEY,
             "stripe_api_base": fake_stripe.url,
             "stripe_timeout_seconds": 0.5,
+            "queue_prefix": queue_prefix(),
         }
     )
     app = create_app(quick)
