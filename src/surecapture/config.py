@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     redis_connect_timeout: float = Field(0.2, gt=0, le=30)
     redis_read_timeout: float = Field(0.3, gt=0, le=30)
     redis_retries: int = Field(1, ge=0, le=5)
+    redis_breaker_cooldown_seconds: float = Field(5.0, gt=0, le=600)
     queue_prefix: str = Field("bull", pattern=r"^[A-Za-z0-9_.-]+$")
     capture_attempts: int = Field(3, ge=1, le=25)
     capture_backoff_ms: int = Field(1000, ge=0)

@@ -8,11 +8,13 @@ from datetime import timedelta
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from surecapture import metrics
 from surecapture.config import Settings
 from surecapture.db.engine import build_engine, build_sessionmaker
+from surecapture.errors import RedisUnavailable
 from surecapture.events import EventBus
 from surecapture.lib.payment_capture_queue import PaymentCaptureQueue
-from surecapture.lib.redis import redis_client
+from surecapture.lib.redis import BreakerState, CircuitBreaker, redis_client
 from surecapture.payments.registry import ProviderRegistry, provider_registry
 from surecapture.services import modification_tokens
 from surecapture.services.order_service import OrderService
@@ -41,10 +43,25 @@ class Context:
     def capture_delay(self) -> timedelta:
         return timedelta(seconds=self.settings.capture_delay_seconds)
 
+    async def redis_status(self) -> str:
+        """ "up" or "down", asked through the breaker: no network wait while it is open."""
+        try:
+            await self.queue.breaker.call(self.redis.ping)
+        except RedisUnavailable:
+            metrics.REDIS_UP.set(0)
+            return "down"
+        metrics.REDIS_UP.set(1)
+        return "up"
+
     async def close(self) -> None:
         await self.queue.close()  # closes the Redis client it was given
         await self.providers.aclose()
         await self.engine.dispose()
+
+
+def _breaker_changed(state: BreakerState) -> None:
+    metrics.REDIS_BREAKER.state(state.value)
+    metrics.REDIS_UP.set(1 if state is BreakerState.CLOSED else 0)
 
 
 def build_context(settings: Settings) -> Context:
@@ -59,6 +76,9 @@ def build_context(settings: Settings) -> Context:
         prefix=settings.queue_prefix,
         attempts=settings.capture_attempts,
         backoff_ms=settings.capture_backoff_ms,
+        breaker=CircuitBreaker(
+            cooldown=settings.redis_breaker_cooldown_seconds, on_change=_breaker_changed
+        ),
     )
     context = Context(
         settings=settings,

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select
 
+from surecapture import metrics
 from surecapture.api.deps import ContextDep
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["health"])
 
@@ -22,5 +27,24 @@ async def health(context: ContextDep) -> JSONResponse:
             await connection.execute(select(1))
     except Exception:
         postgres = "down"
-    body: dict[str, Any] = {"status": "ok" if postgres == "up" else "down", "postgres": postgres}
+    redis = await context.redis_status()
+    status = "down" if postgres == "down" else "ok" if redis == "up" else "degraded"
+    body: dict[str, Any] = {
+        "status": status,
+        "postgres": postgres,
+        "redis": redis,
+        "redis_breaker": context.queue.breaker.state.value,
+    }
+    # Without Redis the service still takes orders (flagged for recovery): healthy, degraded.
     return JSONResponse(body, status_code=200 if postgres == "up" else 503)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def prometheus_metrics(context: ContextDep) -> Response:
+    try:
+        metrics.REDIS_OUTAGE_IMPACT.set(await context.orders.count_flagged())
+    except Exception:
+        # The gauge keeps its last value; the scrape must not fail because Postgres did.
+        log.warning("redis_outage_impact not refreshed: Postgres unavailable")
+    await context.redis_status()
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -5,30 +5,28 @@ BullMQ's rules this module is written around:
   and still kept (`removeOnComplete`/`removeOnFail`); callers that must know check the state.
 - `promoteJobs()` promotes every delayed job in the queue; it is never called here.
 
-Every call translates Redis connection failures into `RedisUnavailable` (see `lib/redis.py`);
-other errors propagate as they are.
+Every call goes through the circuit breaker of `lib/redis.py`: connection failures come out as
+`RedisUnavailable` (at once, without touching the network, while the breaker is open); other
+errors propagate as they are.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 import redis.asyncio as aioredis
 from bullmq import Queue
 from bullmq.redis_connection import loadScript
 
 from surecapture.errors import CaptureJobActive
-from surecapture.lib.redis import connection_failure
+from surecapture.lib.redis import CircuitBreaker
 
 QUEUE_NAME = "payment-capture"
 JOB_NAME = "capture"
-
-T = TypeVar("T")
 
 
 class JobState(StrEnum):
@@ -66,8 +64,10 @@ class PaymentCaptureQueue:
         attempts: int = 3,
         backoff_ms: int = 1000,
         keep_completed_seconds: int = 7 * 24 * 3600,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.client = client
+        self.breaker = breaker or CircuitBreaker()
         self.queue = Queue(QUEUE_NAME, {"connection": client, "prefix": prefix})
         self._job_options: dict[str, Any] = {
             "attempts": attempts,
@@ -89,13 +89,11 @@ class PaymentCaptureQueue:
         job_id = capture_job_id(order_id)
         options = {**self._job_options, "jobId": job_id, "delay": delay_ms(due_at)}
         data = {"order_id": order_id, "reference": reference, "due_at": due_at.isoformat()}
-        async with _translated():
-            await self.queue.add(JOB_NAME, data, options)
+        await self.breaker.call(lambda: self.queue.add(JOB_NAME, data, options))
         return job_id
 
     async def job_state(self, order_id: str) -> JobState:
-        async with _translated():
-            state = await self.queue.getJobState(capture_job_id(order_id))
+        state = await self.breaker.call(lambda: self.queue.getJobState(capture_job_id(order_id)))
         return _state(state)
 
     async def change_delay(self, order_id: str, due_at: datetime) -> bool:
@@ -103,21 +101,28 @@ class PaymentCaptureQueue:
         keys = self.queue.keys
         job_id = capture_job_id(order_id)
         now_ms = int(time.time() * 1000)
-        async with _translated():
-            result = await self._change_delay(
+        result = await self.breaker.call(
+            lambda: self._change_delay(
                 keys=[keys["delayed"], keys["meta"], keys["marker"], keys["events"]],
                 args=[delay_ms(due_at, now_ms), now_ms, job_id, self.queue.toKey(job_id)],
             )
+        )
         return bool(result == 0)
 
     async def cancel(self, order_id: str) -> bool:
         """Remove the job. True if removed, False if there was none; `CaptureJobActive` when a
         worker holds it (the capture may be happening right now)."""
         job_id = capture_job_id(order_id)
-        async with _translated():
+
+        async def remove() -> int | None:
             if await self.client.exists(self.queue.toKey(job_id)) == 0:
-                return False
-            removed = await self.queue.remove(job_id, {"removeChildren": False})
+                return None
+            removed: int = await self.queue.remove(job_id, {"removeChildren": False})
+            return removed
+
+        removed = await self.breaker.call(remove)
+        if removed is None:
+            return False
         if not removed:
             raise CaptureJobActive(f"The capture of order {order_id} is in progress")
         return True
@@ -126,16 +131,15 @@ class PaymentCaptureQueue:
         """States of many jobs in one round trip (a pipeline of cheap lookups)."""
         ids = list(order_ids)
         keys = self.queue.keys
-        async with _translated():
-            pipe = self.client.pipeline(transaction=False)
-            for order_id in ids:
-                job_id = capture_job_id(order_id)
-                pipe.exists(self.queue.toKey(job_id))
-                pipe.zscore(keys["delayed"], job_id)
-                pipe.zscore(keys["completed"], job_id)
-                pipe.zscore(keys["failed"], job_id)
-                pipe.exists(self.queue.toKey(job_id) + ":lock")
-            replies = await pipe.execute()
+        pipe = self.client.pipeline(transaction=False)
+        for order_id in ids:
+            job_id = capture_job_id(order_id)
+            pipe.exists(self.queue.toKey(job_id))
+            pipe.zscore(keys["delayed"], job_id)
+            pipe.zscore(keys["completed"], job_id)
+            pipe.zscore(keys["failed"], job_id)
+            pipe.exists(self.queue.toKey(job_id) + ":lock")
+        replies = await self.breaker.call(pipe.execute)
         states: dict[str, JobState] = {}
         for index, order_id in enumerate(ids):
             exists, delayed, completed, failed, locked = replies[index * 5 : index * 5 + 5]
@@ -159,20 +163,3 @@ def _state(value: str | None) -> JobState:
         return JobState(value or "unknown")
     except ValueError:
         return JobState.WAITING
-
-
-@asynccontextmanager
-async def _translated() -> AsyncIterator[None]:
-    try:
-        yield
-    except Exception as exc:
-        failure = connection_failure(exc)
-        if failure is not None:
-            raise failure from exc
-        raise
-
-
-async def translated(call: Awaitable[T]) -> T:
-    """Await a Redis call, turning connection failures into `RedisUnavailable`."""
-    async with _translated():
-        return await call

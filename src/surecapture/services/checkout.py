@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from surecapture import metrics
 from surecapture.db.models import (
     Address,
     Cart,
@@ -68,6 +69,7 @@ async def complete_cart(
             raise
         return Completed(order_id)
     if placed:
+        metrics.ORDERS_PLACED.inc()
         await bus.publish(
             ORDER_PLACED,
             {

@@ -91,6 +91,11 @@ class OrderService:
             ).all()
         return orders, count
 
+    async def count_flagged(self) -> int:
+        """Orders flagged needs_recovery: an index-only count over `ix_orders_needs_recovery`."""
+        async with self._db() as session:
+            return await session.scalar(select(func.count()).where(needs_recovery_clause())) or 0
+
     async def update_orders(self, updates: Sequence[OrderUpdate]) -> int:
         """Merge each update's metadata into its order. Postgres computes the new value
         (`metadata || patch - removed`) inside the UPDATE, so concurrent writers never lose each

@@ -12,4 +12,4 @@ if TYPE_CHECKING:
 
 
 def register_subscribers(context: Context) -> None:
-    context.bus.subscribe(ORDER_PLACED, OrderPlacedSubscriber(context.queue))
+    context.bus.subscribe(ORDER_PLACED, OrderPlacedSubscriber(context.queue, context.orders))

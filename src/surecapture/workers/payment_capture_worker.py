@@ -19,6 +19,7 @@ from bullmq import Job, Worker
 from bullmq.custom_errors import DelayedError, UnrecoverableError
 from sqlalchemy import insert, select, update
 
+from surecapture import metrics
 from surecapture.context import Context
 from surecapture.db.models import Capture, Order, Payment, table
 from surecapture.errors import CaptureError
@@ -123,6 +124,7 @@ async def mark_capture_failed(context: Context, order_id: str, reason: str) -> N
             .where(Order.id == order_id, Order.payment_status == "authorized")
             .values(payment_status="capture_failed", updated_at=datetime.now(UTC))
         )
+    metrics.CAPTURES.labels(outcome="failed").inc()
     log.critical(
         "[CRITICAL][DLQ] Payment capture permanently failed for order %s: %s", order_id, reason
     )
@@ -171,6 +173,9 @@ class PaymentCaptureWorker:
         try:
             result = await capture_order(self._context, order_id)
         except CaptureError as exc:
+            metrics.CAPTURES.labels(
+                outcome="retryable_error" if exc.retryable else "declined"
+            ).inc()
             if exc.retryable and not final:
                 log.warning(
                     "capture of order %s failed (attempt %d), will retry: %s",
@@ -185,6 +190,7 @@ class PaymentCaptureWorker:
             if final:
                 await mark_capture_failed(self._context, order_id, repr(exc))
             raise
+        metrics.CAPTURES.labels(outcome=result.outcome.value).inc()
         if result.outcome is Outcome.NOT_DUE and result.due_at is not None:
             # Never capture early: put the job back until the order's own due time.
             await job.moveToDelayed(int(result.due_at.timestamp() * 1000), token)

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from surecapture import metrics
 from surecapture.api.deps import ContextDep, ScopeDep
 from surecapture.api.schemas import (
     CartCreate,
@@ -88,9 +89,10 @@ async def add_shipping_method(
 async def complete_cart(
     cart_id: str, context: ContextDep, fields: str | None = None
 ) -> dict[str, Any]:
-    result = await checkout.complete_cart(
-        context.db, context.providers, context.bus, cart_id, capture_delay=context.capture_delay
-    )
+    with metrics.CHECKOUT_SECONDS.time():
+        result = await checkout.complete_cart(
+            context.db, context.providers, context.bus, cart_id, capture_delay=context.capture_delay
+        )
     if isinstance(result, checkout.PaymentFailed):
         cart = await cart_response(context, cart_id)
         return {
