@@ -54,6 +54,7 @@ class Context:
         return "up"
 
     async def close(self) -> None:
+        await self.queue.breaker.aclose()
         await self.queue.close()  # closes the Redis client it was given
         await self.providers.aclose()
         await self.engine.dispose()
@@ -77,7 +78,9 @@ def build_context(settings: Settings) -> Context:
         attempts=settings.capture_attempts,
         backoff_ms=settings.capture_backoff_ms,
         breaker=CircuitBreaker(
-            cooldown=settings.redis_breaker_cooldown_seconds, on_change=_breaker_changed
+            cooldown=settings.redis_breaker_cooldown_seconds,
+            on_change=_breaker_changed,
+            probe=client.ping,
         ),
     )
     context = Context(

@@ -8,6 +8,7 @@ and read timeouts and a bounded retry, and BullMQ only ever receives one of thes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import socket
 import time
@@ -134,13 +135,16 @@ class BreakerState(StrEnum):
 class CircuitBreaker:
     """Fails Redis calls fast while Redis is known to be down.
 
-    One connection failure opens it (each failure already cost a full timeout). After
-    `cooldown` seconds, exactly one call goes through as a probe while every other call still
-    fails fast; the probe's success closes the breaker, its failure re-opens it. Any answer
-    from Redis, even an error reply, proves Redis is up. Written here rather than taken from
-    a library because the asyncio breakers we looked at (purgatory, aiobreaker) let every
-    concurrent call through in the half-open state, so each cool-down under a hanging Redis
-    would make a burst of checkouts wait the full timeout.
+    One connection failure opens it (each failure already cost a full timeout). While it is
+    open, calls fail at once without touching the network. Recovery is probed every `cooldown`
+    seconds: by a background `probe` (e.g. PING) when one is given, so that no caller ever waits
+    on a dead Redis; otherwise by letting exactly one call through as the probe while every
+    other call still fails fast. A successful probe closes the breaker. Any answer from Redis,
+    even an error reply, proves Redis is up.
+
+    Written here rather than taken from a library: the asyncio breakers we looked at
+    (purgatory, aiobreaker) let every concurrent call through in the half-open state, so each
+    cool-down under a hanging Redis would make a burst of checkouts wait the full timeout.
     """
 
     def __init__(
@@ -149,10 +153,13 @@ class CircuitBreaker:
         cooldown: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[BreakerState], None] | None = None,
+        probe: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self.cooldown = cooldown
         self._clock = clock
         self._on_change = on_change
+        self._probe = probe
+        self._prober: asyncio.Task[None] | None = None
         self._state = BreakerState.CLOSED
         self._opened_at = 0.0
         self.last_failure: RedisUnavailable | None = None
@@ -169,16 +176,11 @@ class CircuitBreaker:
         concluded = False
         try:
             result = await operation()
-        except Exception as exc:
-            failure = exc if isinstance(exc, RedisUnavailable) else connection_failure(exc)
             concluded = True
-            if failure is None:
-                self._set(BreakerState.CLOSED)  # Redis answered, with an error
-                raise
-            self.last_failure = failure
-            self._opened_at = self._clock()
-            self._set(BreakerState.OPEN)
-            if failure is exc:
+        except Exception as exc:
+            concluded = True
+            failure = self._record(exc)
+            if failure is None or failure is exc:
                 raise
             raise failure from exc
         finally:
@@ -188,10 +190,46 @@ class CircuitBreaker:
         self._set(BreakerState.CLOSED)
         return result
 
+    async def aclose(self) -> None:
+        if self._prober is not None:
+            self._prober.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prober
+            self._prober = None
+
+    def _record(self, exc: Exception) -> RedisUnavailable | None:
+        """Classify a failed call: a connection failure opens the breaker, an answer closes it."""
+        failure = exc if isinstance(exc, RedisUnavailable) else connection_failure(exc)
+        if failure is None:
+            self._set(BreakerState.CLOSED)
+            return None
+        self.last_failure = failure
+        self._opened_at = self._clock()
+        self._set(BreakerState.OPEN)
+        if self._probe is not None and (self._prober is None or self._prober.done()):
+            self._prober = asyncio.create_task(self._probe_until_up())
+        return failure
+
+    async def _probe_until_up(self) -> None:
+        assert self._probe is not None
+        while self._state is not BreakerState.CLOSED:
+            await asyncio.sleep(self.cooldown)
+            self._set(BreakerState.HALF_OPEN)
+            try:
+                await self._probe()
+            except Exception as exc:
+                self._record(exc)
+                continue
+            self._set(BreakerState.CLOSED)
+
     def _admit(self) -> bool:
         if self._state is BreakerState.CLOSED:
             return True
-        if self._state is BreakerState.OPEN and self._clock() - self._opened_at >= self.cooldown:
+        if (
+            self._probe is None
+            and self._state is BreakerState.OPEN
+            and self._clock() - self._opened_at >= self.cooldown
+        ):
             self._set(BreakerState.HALF_OPEN)
             return True
         return False
