@@ -174,7 +174,7 @@ async def test_one_outage_logs_one_error_then_warnings_then_back(
     server = RedisServer(tmp_path, port=free_port())
     server.start()
     try:
-        async with app_against(server.url) as (client, context):
+        async with app_against(server.url) as (client, _):
             await storefront.complete(client, (await storefront.ready_cart(client))["id"])
             server.kill()
             for _ in range(100):
@@ -184,8 +184,6 @@ async def test_one_outage_logs_one_error_then_warnings_then_back(
             async def back() -> bool:
                 await storefront.complete(client, (await storefront.ready_cart(client))["id"])
                 return any("Redis is back" in r.getMessage() for r in caplog.records)
-
-            from tests.waiting import eventually
 
             await eventually(back, within=10, interval=0.05)
     finally:
