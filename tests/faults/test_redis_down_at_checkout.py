@@ -26,6 +26,7 @@ from tests.redis_tools import (
     silent_proxy,
     unaccepting_listener,
 )
+from tests.waiting import eventually
 
 FLAG = {"needs_recovery": True, "recovery_reason": "redis_failure"}
 AppAgainst = Callable[..., AbstractAsyncContextManager[Stack]]
