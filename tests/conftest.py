@@ -18,6 +18,7 @@ from surecapture.context import Context
 from surecapture.db import migrate
 from surecapture.db.engine import build_engine, build_sessionmaker
 from surecapture.services.seed import seed
+from tests.fakes.fake_posthog import fake_posthog_fixture  # noqa: F401
 from tests.fakes.fake_stripe import fake_stripe_fixture, stripe_provider_fixture  # noqa: F401
 
 POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
@@ -66,6 +67,37 @@ async def publishable_key(database_url: str) -> str:
     finally:
         await engine.dispose()
     return result.publishable_key
+
+
+@pytest.fixture(scope="session")
+async def database_template(database_url: str, publishable_key: str) -> AsyncIterator[str]:
+    """A migrated, seeded database nobody connects to, to copy from (`CREATE DATABASE … TEMPLATE`)."""
+    name = database_url.rsplit("/", 1)[1] + "_tpl"
+    admin = await asyncpg.connect(f"{POSTGRES}/postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"{POSTGRES.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
+    try:
+        await asyncio.to_thread(migrate.upgrade, url)
+        engine = build_engine(url, pool_size=1)
+        await seed(build_sessionmaker(engine), publishable_key=publishable_key)
+        await engine.dispose()
+        yield name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def fresh_database_url(database_template: str) -> AsyncIterator[str]:
+    """A database of this test's own, for tests that scan every order (the fallback job)."""
+    name = f"{database_template.removesuffix('_tpl')}_{secrets.token_hex(3)}"
+    admin = await asyncpg.connect(f"{POSTGRES}/postgres")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{database_template}"')
+        yield f"{POSTGRES.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 @pytest.fixture(scope="session")

@@ -12,22 +12,30 @@ from surecapture.api import admin, health, store
 from surecapture.api.errors import install_error_handlers
 from surecapture.config import Settings
 from surecapture.context import build_context
+from surecapture.jobs.scheduler import FallbackScheduler
 from surecapture.workers.payment_capture_worker import PaymentCaptureWorker
 
 
-def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
-    """The API; `with_worker` also runs the capture worker in this process (`serve`)."""
+def create_app(
+    settings: Settings, *, with_worker: bool = False, with_scheduler: bool = False
+) -> FastAPI:
+    """The API; `serve` also runs the capture worker and the fallback scheduler in-process."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context = build_context(settings)
         app.state.context = context
         worker = PaymentCaptureWorker(context) if with_worker else None
+        scheduler = FallbackScheduler(context) if with_scheduler else None
         try:
             if worker:
                 await worker.start()
+            if scheduler:
+                scheduler.start()
             yield
         finally:
+            if scheduler:
+                await scheduler.close()
             if worker:
                 await worker.close()
             await context.close()

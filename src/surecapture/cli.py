@@ -16,6 +16,7 @@ import uvicorn
 from surecapture.config import Settings, SettingsError, load_settings
 from surecapture.db import embedded, migrate
 from surecapture.db.engine import build_engine, build_sessionmaker
+from surecapture.jobs.fallback_capture import Summary
 from surecapture.logging import configure_logging
 from surecapture.services.seed import seed as seed_catalog
 
@@ -84,7 +85,7 @@ def serve(
         typer.echo(
             f"admin token (this run only; set ADMIN_API_TOKEN to keep one): {settings.admin_api_token}"
         )
-    _run_api(settings, with_worker=True)
+    _run_api(settings, with_worker=True, with_scheduler=True)
 
 
 @app.command()
@@ -141,14 +142,64 @@ async def _run_worker(settings: Settings) -> None:
     await context.close()
 
 
-def _run_api(settings: Settings, *, with_worker: bool = False) -> None:
+@app.command()
+def scheduler() -> None:
+    """Run only the fallback capture scheduler (FALLBACK_CRON)."""
+    settings = _database(_settings())
+    asyncio.run(_run_scheduler(settings))
+
+
+async def _run_scheduler(settings: Settings) -> None:
+    from surecapture.context import build_context
+    from surecapture.jobs.scheduler import FallbackScheduler
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    context = build_context(settings)
+    runner = FallbackScheduler(context)
+    runner.start()
+    await stop.wait()
+    await runner.close()
+    await context.close()
+
+
+@app.command()
+def recover() -> None:
+    """Recovery mode: run the fallback capture job once, now, and print its summary.
+
+    Exit codes: 0 done, 3 another run holds the lock, 4 Redis still unavailable or lost
+    during the run (nothing unconfirmed was changed)."""
+    settings = _database(_settings())
+    summary = asyncio.run(_recover(settings))
+    typer.echo(summary.line())
+    raise typer.Exit({"done": 0, "already_running": 3}.get(summary.status, 4))
+
+
+async def _recover(settings: Settings) -> Summary:
+    from surecapture.context import build_context
+    from surecapture.jobs.fallback_capture import run_fallback
+
+    context = build_context(settings)
+    try:
+        summary = await run_fallback(context)
+        context.analytics.flush()
+        return summary
+    finally:
+        await context.close()
+
+
+def _run_api(
+    settings: Settings, *, with_worker: bool = False, with_scheduler: bool = False
+) -> None:
     from surecapture.app import create_app
 
     # uvicorn re-raises SIGTERM once its graceful shutdown is done; as SystemExit it unwinds
     # normally, so atexit hooks run (the embedded Postgres is stopped, not orphaned).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
-        create_app(settings, with_worker=with_worker),
+        create_app(settings, with_worker=with_worker, with_scheduler=with_scheduler),
         host=settings.host,
         port=settings.port,
         log_config=None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from croniter import croniter
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -30,6 +31,11 @@ class Settings(BaseSettings):
     capture_attempts: int = Field(3, ge=1, le=25)
     capture_backoff_ms: int = Field(1000, ge=0)
     worker_concurrency: int = Field(10, ge=1, le=1000)
+    posthog_api_key: str | None = None
+    posthog_host: str | None = None
+    fallback_stale_after_seconds: int = Field(120, ge=0)
+    fallback_batch_size: int = Field(1000, ge=1, le=10_000)
+    fallback_failed_retries: int = Field(3, ge=0, le=100)
     stripe_api_key: str | None = None
     stripe_api_base: str | None = None
     stripe_timeout_seconds: float = Field(10.0, gt=0, le=120)
@@ -66,6 +72,13 @@ class Settings(BaseSettings):
     @classmethod
     def _redis_url(cls, value: str) -> str:
         check_redis_url(value)
+        return value
+
+    @field_validator("fallback_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if not croniter.is_valid(value):
+            raise ValueError("not a valid cron expression")
         return value
 
     @field_validator("log_level")

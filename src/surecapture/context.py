@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from surecapture import metrics
+from surecapture.analytics import Analytics
 from surecapture.config import Settings
 from surecapture.db.engine import build_engine, build_sessionmaker
 from surecapture.errors import RedisUnavailable
@@ -31,6 +32,7 @@ class Context:
     orders: OrderService
     redis: aioredis.Redis
     queue: PaymentCaptureQueue
+    analytics: Analytics
 
     _modification_key: bytes | None = None
 
@@ -57,6 +59,7 @@ class Context:
         await self.queue.breaker.aclose()
         await self.queue.close()  # closes the Redis client it was given
         await self.providers.aclose()
+        self.analytics.close()
         await self.engine.dispose()
 
 
@@ -92,6 +95,7 @@ def build_context(settings: Settings) -> Context:
         orders=OrderService(db),
         redis=client,
         queue=queue,
+        analytics=Analytics(settings.posthog_api_key, settings.posthog_host),
     )
     register_subscribers(context)
     return context

@@ -26,3 +26,14 @@ CHECKOUT_SECONDS = Histogram(
     "Time to complete a cart, in seconds",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+FALLBACK_RUNS = Counter("surecapture_fallback_runs", "Fallback capture runs by status", ["status"])
+FALLBACK_SECONDS = Histogram(
+    "surecapture_fallback_seconds",
+    "Duration of fallback capture runs, in seconds",
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300),
+)
+FALLBACK_ORDERS = Counter(
+    "surecapture_fallback_orders",
+    "Orders the fallback job acted on: recovered (flagged), stale, failed_retried",
+    ["kind"],
+)

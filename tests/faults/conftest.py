@@ -25,6 +25,7 @@ def app_against(
 ) -> Callable[..., AbstractAsyncContextManager[Stack]]:
     @asynccontextmanager
     async def start(redis_url: str, **overrides: object) -> AsyncIterator[Stack]:
+        """`overrides` are settings, e.g. `database_url=fresh_database_url`."""
         app = create_app(
             settings.model_copy(
                 update={

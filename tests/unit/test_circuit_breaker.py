@@ -197,3 +197,13 @@ async def test_closing_stops_the_background_probe() -> None:
     calls = ping.calls
     await asyncio.sleep(0.05)  # long enough for several cool-downs, had the probe survived
     assert ping.calls == calls
+
+
+async def test_an_explicit_probe_runs_while_open_and_closes_it(breaker: CircuitBreaker) -> None:
+    redis = Redis()
+    redis.error = refused()
+    with pytest.raises(RedisUnavailable):
+        await breaker.call(redis)
+    redis.error = None
+    assert await breaker.probe(redis) == "PONG"
+    assert breaker.state is BreakerState.CLOSED

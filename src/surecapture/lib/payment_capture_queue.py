@@ -92,6 +92,34 @@ class PaymentCaptureQueue:
         await self.breaker.call(lambda: self.queue.add(JOB_NAME, data, options))
         return job_id
 
+    async def schedule_many(self, captures: Iterable[tuple[str, str, datetime]]) -> list[str]:
+        """`schedule_payment_capture` for many orders in one round trip (a MULTI pipeline);
+        (order_id, reference, due_at) each. Same rule: existing job ids are left as they are."""
+        jobs: list[dict[str, Any]] = []
+        job_ids: list[str] = []
+        for order_id, reference, due_at in captures:
+            job_id = capture_job_id(order_id)
+            job_ids.append(job_id)
+            jobs.append(
+                {
+                    "name": JOB_NAME,
+                    "data": {
+                        "order_id": order_id,
+                        "reference": reference,
+                        "due_at": due_at.isoformat(),
+                    },
+                    "opts": {**self._job_options, "jobId": job_id, "delay": delay_ms(due_at)},
+                }
+            )
+        if jobs:
+            await self.breaker.call(lambda: self.queue.addBulk(jobs))
+        return job_ids
+
+    async def ping(self) -> None:
+        """Ask Redis itself, even while the breaker is open (the fallback job's own check); an
+        answer closes the breaker."""
+        await self.breaker.probe(self.client.ping)
+
     async def job_state(self, order_id: str) -> JobState:
         state = await self.breaker.call(lambda: self.queue.getJobState(capture_job_id(order_id)))
         return _state(state)
@@ -108,6 +136,17 @@ class PaymentCaptureQueue:
             )
         )
         return bool(result == 0)
+
+    async def remove_finished(self, order_ids: Iterable[str]) -> None:
+        """Delete completed or failed jobs, so that their ids can be added again."""
+        ids = [capture_job_id(order_id) for order_id in order_ids]
+
+        async def remove() -> None:
+            for job_id in ids:
+                await self.queue.remove(job_id, {"removeChildren": False})
+
+        if ids:
+            await self.breaker.call(remove)
 
     async def cancel(self, order_id: str) -> bool:
         """Remove the job. True if removed, False if there was none; `CaptureJobActive` when a

@@ -190,6 +190,19 @@ class CircuitBreaker:
         self._set(BreakerState.CLOSED)
         return result
 
+    async def probe(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """Run `operation` whatever the state (an explicit check, e.g. the fallback job's PING)
+        and let its outcome open or close the breaker."""
+        try:
+            result = await operation()
+        except Exception as exc:
+            failure = self._record(exc)
+            if failure is None or failure is exc:
+                raise
+            raise failure from exc
+        self._set(BreakerState.CLOSED)
+        return result
+
     async def aclose(self) -> None:
         if self._prober is not None:
             self._prober.cancel()

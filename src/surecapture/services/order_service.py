@@ -50,6 +50,13 @@ def needs_recovery_clause() -> ColumnElement[bool]:
     return clause
 
 
+def not_flagged_clause() -> ColumnElement[bool]:
+    clause: ColumnElement[bool] = (
+        func.coalesce(Order.metadata_["needs_recovery"].astext, "false") != "true"
+    )
+    return clause
+
+
 class OrderService:
     def __init__(self, db: async_sessionmaker[AsyncSession]) -> None:
         self._db = db
@@ -68,9 +75,7 @@ class OrderService:
         if filters.needs_recovery is True:
             conditions.append(needs_recovery_clause())
         elif filters.needs_recovery is False:
-            conditions.append(
-                func.coalesce(Order.metadata_["needs_recovery"].astext, "false") != "true"
-            )
+            conditions.append(not_flagged_clause())
         if filters.payment_status:
             conditions.append(Order.payment_status == filters.payment_status)
         if filters.created_after:

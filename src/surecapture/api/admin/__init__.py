@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter, Depends
 
-from surecapture.api.admin import orders
+from surecapture.api.admin import jobs, orders
 from surecapture.api.deps import require_admin
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin)])
 router.include_router(orders.router)
+router.include_router(jobs.router)
