@@ -78,6 +78,7 @@ class PaymentCaptureQueue:
             "removeOnFail": {"age": 4 * keep_completed_seconds},
         }
         self._change_delay = client.register_script(loadScript("changeDelay-4.lua"))
+        self._states_script = client.register_script(_STATES_SCRIPT)
 
     async def close(self) -> None:
         await self.queue.close()
@@ -167,34 +168,39 @@ class PaymentCaptureQueue:
         return True
 
     async def job_states(self, order_ids: Iterable[str]) -> dict[str, JobState]:
-        """States of many jobs in one round trip (a pipeline of cheap lookups)."""
+        """States of many jobs in one round trip: a small script checks, for each job, the
+        delayed set (where nearly all of them are), the job hash, the finished sets and the
+        lock, server-side, and answers one word per job."""
         ids = list(order_ids)
+        if not ids:
+            return {}
         keys = self.queue.keys
-        pipe = self.client.pipeline(transaction=False)
-        for order_id in ids:
-            job_id = capture_job_id(order_id)
-            pipe.exists(self.queue.toKey(job_id))
-            pipe.zscore(keys["delayed"], job_id)
-            pipe.zscore(keys["completed"], job_id)
-            pipe.zscore(keys["failed"], job_id)
-            pipe.exists(self.queue.toKey(job_id) + ":lock")
-        replies = await self.breaker.call(pipe.execute)
-        states: dict[str, JobState] = {}
-        for index, order_id in enumerate(ids):
-            exists, delayed, completed, failed, locked = replies[index * 5 : index * 5 + 5]
-            if not exists:
-                states[order_id] = JobState.MISSING
-            elif completed is not None:
-                states[order_id] = JobState.COMPLETED
-            elif failed is not None:
-                states[order_id] = JobState.FAILED
-            elif delayed is not None:
-                states[order_id] = JobState.DELAYED
-            elif locked:
-                states[order_id] = JobState.ACTIVE
-            else:
-                states[order_id] = JobState.WAITING
-        return states
+        words = await self.breaker.call(
+            lambda: self._states_script(
+                keys=[keys["delayed"], keys["completed"], keys["failed"]],
+                args=[self.queue.toKey(""), *(capture_job_id(order_id) for order_id in ids)],
+            )
+        )
+        return {order_id: _state(word) for order_id, word in zip(ids, words, strict=True)}
+
+
+# Reads only keys of this queue (the job hashes share the queue's key prefix, ARGV[1]).
+_STATES_SCRIPT = """
+local out = {}
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local job = ARGV[1] .. id
+  local state
+  if redis.call("ZSCORE", KEYS[1], id) then state = "delayed"
+  elseif redis.call("EXISTS", job) == 0 then state = "unknown"
+  elseif redis.call("ZSCORE", KEYS[2], id) then state = "completed"
+  elseif redis.call("ZSCORE", KEYS[3], id) then state = "failed"
+  elseif redis.call("EXISTS", job .. ":lock") == 1 then state = "active"
+  else state = "waiting" end
+  out[#out + 1] = state
+end
+return out
+"""
 
 
 def _state(value: str | None) -> JobState:

@@ -12,20 +12,20 @@ from sqlalchemy import (
     ColumnElement,
     String,
     and_,
+    bindparam,
     cast,
     column,
     func,
     literal,
     select,
     update,
-    values,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.dml import ReturningUpdate
 from sqlalchemy.types import Text
 
-from surecapture.db.models import Order, table, utcnow
+from surecapture.db.models import Order, table
 from surecapture.errors import NotFound
 
 
@@ -105,43 +105,44 @@ class OrderService:
         """Merge each update's metadata into its order. Postgres computes the new value
         (`metadata || patch - removed`) inside the UPDATE, so concurrent writers never lose each
         other's keys; there is no read-modify-write. Returns how many orders were found."""
-        found = 0
-        async with self._db.begin() as session:
-            for start in range(0, len(updates), _BATCH):
-                batch = updates[start : start + _BATCH]
-                found += len((await session.execute(_merge_statement(batch))).all())
-        return found
-
-
-# asyncpg allows 32,767 parameters per statement; three per order keeps well below.
-_BATCH = 1000
-
-
-def _merge_statement(batch: Sequence[OrderUpdate]) -> ReturningUpdate[tuple[str]]:
-    rows = values(
-        column("order_id", String),
-        column("patch", JSONB),
-        column("removed", ARRAY(Text)),
-        name="patches",
-    ).data(
-        [
-            (
-                item["id"],
-                {k: v for k, v in item["metadata"].items() if v is not None},
-                [k for k, v in item["metadata"].items() if v is None],
-            )
-            for item in batch
+        if not updates:
+            return 0
+        payload = [
+            {
+                "order_id": item["id"],
+                "patch": {k: v for k, v in item["metadata"].items() if v is not None},
+                "removed": [k for k, v in item["metadata"].items() if v is None],
+            }
+            for item in updates
         ]
+        async with self._db.begin() as session:
+            result = await session.execute(_MERGE, {"payload": payload})
+            return len(result.all())
+
+
+def _merge_statement() -> ReturningUpdate[tuple[str]]:
+    """One UPDATE for the whole batch, whatever its size: the patches travel as one JSONB
+    parameter unpacked by `jsonb_to_recordset`, so the statement compiles (and is prepared)
+    once instead of once per batch shape."""
+    patches = (
+        func.jsonb_to_recordset(bindparam("payload", type_=JSONB))
+        .table_valued(
+            column("order_id", String), column("patch", JSONB), column("removed", ARRAY(Text))
+        )
+        .render_derived(name="patches", with_types=True)
     )
     orders = table(Order)
     merged = (
         func.coalesce(orders.c.metadata, cast({}, JSONB))
-        .op("||")(rows.c.patch)
-        .op("-")(rows.c.removed)
+        .op("||")(patches.c.patch)
+        .op("-")(patches.c.removed)
     )
     return (
         update(orders)
-        .where(orders.c.id == rows.c.order_id)
-        .values(metadata=merged, updated_at=utcnow())
+        .where(orders.c.id == patches.c.order_id)
+        .values(metadata=merged, updated_at=func.now())
         .returning(orders.c.id)
     )
+
+
+_MERGE = _merge_statement()
