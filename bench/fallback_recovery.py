@@ -100,8 +100,21 @@ async def bulk_captured_orders(context: Context, count: int) -> None:
     async with context.db() as session:
         region_id = await session.scalar(select(Region.id).where(Region.currency_code == "usd"))
         channel_id = await session.scalar(select(SalesChannel.id))
-    n = cast(func.generate_series(1, count).column_valued("i"), String)
     now = datetime.now(UTC) - timedelta(days=1)
+    for start in range(1, count + 1, 100_000):  # chunks stay within the statement timeout
+        end = min(start + 99_999, count)
+        await _bulk_chunk(context, start, end, now, region_id, channel_id)
+
+
+async def _bulk_chunk(
+    context: Context,
+    start: int,
+    end: int,
+    now: datetime,
+    region_id: str | None,
+    channel_id: str | None,
+) -> None:
+    n = cast(func.generate_series(start, end).column_valued("i"), String)
     async with context.db.begin() as session:
         await session.execute(
             insert(table(Cart)).from_select(

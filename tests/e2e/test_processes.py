@@ -14,6 +14,7 @@ import pytest
 from tests import storefront
 from tests.conftest import ADMIN_TOKEN, REDIS, queue_prefix
 from tests.e2e.conftest import running_server
+from tests.redis_tools import free_port, redis_server
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -97,3 +98,28 @@ def test_bad_redis_url_stops_start_up_with_one_clear_line(database_url: str) -> 
         "surecapture: Invalid setting REDIS_URL: Value error, not a valid Redis URL "
         "(Redis URL must specify one of the following schemes (redis://, rediss://, unix://))"
     ]
+
+
+@pytest.mark.parametrize(
+    ("redis_up", "code", "status"), [(True, 0, "done"), (False, 4, "redis_down")]
+)
+def test_recover_runs_the_fallback_once_and_says_what_it_did(
+    fresh_database_url: str, tmp_path: Path, redis_up: bool, code: int, status: str
+) -> None:
+    with redis_server(tmp_path) as server:
+        url = server.url if redis_up else f"redis://127.0.0.1:{free_port()}/0"
+        env = {
+            **os.environ,
+            "DATABASE_URL": fresh_database_url,
+            "REDIS_URL": url,
+            "QUEUE_PREFIX": queue_prefix(),
+        }
+        run = subprocess.run(
+            [sys.executable, "-m", "surecapture", "recover"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert run.returncode == code, run.stdout + run.stderr
+    assert f"fallback capture {status}: recovered 0 flagged orders" in run.stdout

@@ -20,7 +20,7 @@ from surecapture.workers.payment_capture_worker import PaymentCaptureWorker
 from tests import storefront
 from tests.fakes.fake_posthog import FakePostHog
 from tests.faults.conftest import Stack, metadata_of
-from tests.integration.capture_fixtures import captures_of, ledger, order_row
+from tests.integration.capture_fixtures import ScriptedProvider, captures_of, ledger, order_row
 from tests.redis_tools import RedisServer
 from tests.waiting import eventually
 
@@ -255,3 +255,54 @@ async def test_the_whole_story_outage_to_single_capture(
             "capture",
         ]
         assert await metadata_of(context, order_id) == {}
+
+
+async def test_failed_captures_are_retried_a_bounded_number_of_times(
+    app_against: AppAgainst,
+    fresh_database_url: str,
+    server: RedisServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with app_against(
+        server.url,
+        database_url=fresh_database_url,
+        capture_window_seconds=1,
+        capture_buffer_seconds=0,
+        capture_attempts=1,
+        fallback_failed_retries=1,
+    ) as (client, context):
+        provider = ScriptedProvider()
+        context.providers.register(provider)
+        provider.script = ["declined", "declined"]
+        cart = await storefront.ready_cart(client)
+        await storefront.ok(
+            await client.post(
+                f"/store/payment-collections/{cart['payment_collection']['id']}/payment-sessions",
+                json={"provider_id": provider.id},
+            )
+        )
+        order_id = (await storefront.complete(client, cart["id"]))["order"]["id"]
+        worker = PaymentCaptureWorker(context)
+        await worker.start()
+        try:
+            await eventually(lambda: _status(context, order_id, "capture_failed"))
+            await eventually(lambda: _state_is(context, order_id, JobState.FAILED))
+            first = await run_fallback(context)
+            assert first.failed_retried == 1
+            assert (await metadata_of(context, order_id))["fallback_capture_retries"] == 1
+            await eventually(lambda: _state_is(context, order_id, JobState.FAILED))
+            assert provider.script == [], "the retry ran and was declined again"
+            second = await run_fallback(context)
+            assert (second.failed_retried, second.failed_given_up) == (0, 1)
+            provider.script = []
+        finally:
+            await worker.close()
+    assert any(
+        "still capture_failed after 1 fallback retries" in r.getMessage()
+        and order_id in r.getMessage()
+        for r in caplog.records
+    )
+
+
+async def _status(context: Context, order_id: str, status: str) -> bool:
+    return (await order_row(context, order_id)).payment_status == status

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from croniter import croniter
@@ -17,8 +18,13 @@ log = logging.getLogger(__name__)
 
 
 class FallbackScheduler:
-    def __init__(self, context: Context) -> None:
+    def __init__(
+        self,
+        context: Context,
+        run: Callable[[Context], Awaitable[object]] = run_fallback,
+    ) -> None:
         self._context = context
+        self._job = run
         self._loop_task: asyncio.Task[None] | None = None
         self._run: asyncio.Task[object] | None = None
 
@@ -45,6 +51,6 @@ class FallbackScheduler:
 
     async def _guarded(self) -> None:
         try:
-            await run_fallback(self._context)
+            await self._job(self._context)
         except Exception:
             log.exception("fallback capture run failed")
