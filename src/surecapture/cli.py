@@ -7,8 +7,9 @@ import logging
 import secrets
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
@@ -18,6 +19,9 @@ from surecapture.db import embedded, migrate
 from surecapture.db.engine import build_engine, build_sessionmaker
 from surecapture.jobs.fallback_capture import Summary
 from surecapture.logging import configure_logging
+
+if TYPE_CHECKING:
+    from surecapture.context import Context
 from surecapture.services.seed import seed as seed_catalog
 
 app = typer.Typer(
@@ -125,21 +129,20 @@ def worker(
 
 
 async def _run_worker(settings: Settings) -> None:
-    from surecapture.context import build_context
     from surecapture.workers.payment_capture_worker import PaymentCaptureWorker
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    context = build_context(settings)
-    worker = PaymentCaptureWorker(context)
-    await worker.start()
-    log.info("capture worker running (concurrency %d)", settings.worker_concurrency)
-    await stop.wait()
-    log.info("capture worker stopping: finishing the jobs in hand")
-    await worker.close()
-    await context.close()
+    async def start(context: Context) -> Stop:
+        worker = PaymentCaptureWorker(context)
+        await worker.start()
+        log.info("capture worker running (concurrency %d)", settings.worker_concurrency)
+
+        async def stop() -> None:
+            log.info("capture worker stopping: finishing the jobs in hand")
+            await worker.close()
+
+        return stop
+
+    await _run_until_signalled(settings, start)
 
 
 @app.command()
@@ -150,19 +153,36 @@ def scheduler() -> None:
 
 
 async def _run_scheduler(settings: Settings) -> None:
-    from surecapture.context import build_context
     from surecapture.jobs.scheduler import FallbackScheduler
 
-    stop = asyncio.Event()
+    async def start(context: Context) -> Stop:
+        runner = FallbackScheduler(context)
+        runner.start()
+        return runner.close
+
+    await _run_until_signalled(settings, start)
+
+
+Stop = Callable[[], Awaitable[None]]
+
+
+async def _run_until_signalled(
+    settings: Settings, start: Callable[[Context], Awaitable[Stop]]
+) -> None:
+    """Wire the service, start one part of it, run until SIGTERM or SIGINT, stop it, close."""
+    from surecapture.context import build_context
+
+    signalled = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, signalled.set)
     context = build_context(settings)
-    runner = FallbackScheduler(context)
-    runner.start()
-    await stop.wait()
-    await runner.close()
-    await context.close()
+    try:
+        stop = await start(context)
+        await signalled.wait()
+        await stop()
+    finally:
+        await context.close()
 
 
 @app.command()

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from surecapture.app import create_app
 from surecapture.config import Settings
 from surecapture.context import Context
 from surecapture.db.models import Order
+from tests.apps import running_app
 from tests.conftest import queue_prefix
 
 Stack = tuple[httpx.AsyncClient, Context]
@@ -26,24 +26,16 @@ def app_against(
     @asynccontextmanager
     async def start(redis_url: str, **overrides: object) -> AsyncIterator[Stack]:
         """`overrides` are settings, e.g. `database_url=fresh_database_url`."""
-        app = create_app(
-            settings.model_copy(
-                update={
-                    "redis_url": redis_url,
-                    "queue_prefix": queue_prefix(),
-                    "redis_breaker_cooldown_seconds": 0.2,
-                    **overrides,
-                }
-            )
+        own = settings.model_copy(
+            update={
+                "redis_url": redis_url,
+                "queue_prefix": queue_prefix(),
+                "redis_breaker_cooldown_seconds": 0.2,
+                **overrides,
+            }
         )
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(
-                transport=transport,
-                base_url="http://surecapture.test",
-                headers={"x-publishable-api-key": publishable_key},
-            ) as client:
-                yield client, app.state.context
+        async with running_app(own, publishable_key) as stack:
+            yield stack
 
     return start
 

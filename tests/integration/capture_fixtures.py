@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from surecapture.app import create_app
 from surecapture.config import Settings
 from surecapture.context import Context
 from surecapture.db.models import Capture, Order, SystemPaymentOperation
 from surecapture.errors import CaptureError
 from surecapture.payments.base import Authorization, PaymentStatus
 from surecapture.workers.payment_capture_worker import PaymentCaptureWorker
+from tests.apps import running_app
 from tests.conftest import queue_prefix
 from tests.fakes.fake_stripe import FAKE_API_KEY, FakeStripe
 
@@ -35,15 +35,8 @@ async def short(
             "capture_backoff_ms": 20,
         }
     )
-    app = create_app(quick)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(
-            transport=transport,
-            base_url="http://surecapture.test",
-            headers={"x-publishable-api-key": publishable_key},
-        ) as client:
-            yield client, app.state.context
+    async with running_app(quick, publishable_key) as (client, context):
+        yield client, context
 
 
 @pytest.fixture
@@ -131,12 +124,5 @@ async def stripe_short(
             "queue_prefix": queue_prefix(),
         }
     )
-    app = create_app(quick)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(
-            transport=transport,
-            base_url="http://surecapture.test",
-            headers={"x-publishable-api-key": publishable_key},
-        ) as client:
-            yield client, app.state.context, fake_stripe
+    async with running_app(quick, publishable_key) as (client, context):
+        yield client, context, fake_stripe
