@@ -14,6 +14,10 @@ REDIS_OUTAGE_IMPACT = Gauge(
     "redis_outage_impact",
     "Orders currently flagged needs_recovery (counted in Postgres at each scrape)",
 )
+OLDEST_FLAGGED_AGE = Gauge(
+    "surecapture_oldest_flagged_order_age_seconds",
+    "Age of the oldest order still flagged needs_recovery (0 when none), at each scrape",
+)
 REDIS_UP = Gauge("surecapture_redis_up", "1 when the last Redis call succeeded, 0 when it failed")
 REDIS_BREAKER = Enum(
     "surecapture_redis_breaker",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -43,6 +44,9 @@ async def health(context: ContextDep) -> JSONResponse:
 async def prometheus_metrics(context: ContextDep) -> Response:
     try:
         metrics.REDIS_OUTAGE_IMPACT.set(await context.orders.count_flagged())
+        oldest = await context.orders.oldest_flagged_at()
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
+        metrics.OLDEST_FLAGGED_AGE.set(age)
     except Exception:
         # The gauge keeps its last value; the scrape must not fail because Postgres did.
         log.warning("redis_outage_impact not refreshed: Postgres unavailable")

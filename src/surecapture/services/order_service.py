@@ -101,6 +101,13 @@ class OrderService:
         async with self._db() as session:
             return await session.scalar(select(func.count()).where(needs_recovery_clause())) or 0
 
+    async def oldest_flagged_at(self) -> datetime | None:
+        async with self._db() as session:
+            oldest: datetime | None = await session.scalar(
+                select(func.min(Order.created_at)).where(needs_recovery_clause())
+            )
+        return oldest
+
     async def update_orders(self, updates: Sequence[OrderUpdate]) -> int:
         """Merge each update's metadata into its order. Postgres computes the new value
         (`metadata || patch - removed`) inside the UPDATE, so concurrent writers never lose each
