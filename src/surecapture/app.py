@@ -34,11 +34,13 @@ def create_app(
                 scheduler.start()
             yield
         finally:
-            if scheduler:
-                await scheduler.close()
-            if worker:
-                await worker.close()
-            await context.close()
+            try:
+                if scheduler:
+                    await scheduler.close()
+                if worker:
+                    await worker.close()
+            finally:
+                await context.close()
 
     app = FastAPI(
         title="surecapture",

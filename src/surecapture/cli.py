@@ -224,4 +224,8 @@ def _run_api(
         port=settings.port,
         log_config=None,
         access_log=False,
+        # The standard asyncio loop, not uvloop: redis-py turns asyncio's transport errors into
+        # ConnectionError, but under uvloop a write on a connection Redis has reset raises a
+        # bare RuntimeError, and an outage would pass for some other error (not flagged).
+        loop="asyncio",
     )

@@ -12,7 +12,6 @@ from surecapture import metrics
 from surecapture.analytics import Analytics
 from surecapture.config import Settings
 from surecapture.db.engine import build_engine, build_sessionmaker
-from surecapture.errors import RedisUnavailable
 from surecapture.events import EventBus
 from surecapture.lib.payment_capture_queue import PaymentCaptureQueue
 from surecapture.lib.redis import BreakerState, CircuitBreaker, redis_client
@@ -49,7 +48,7 @@ class Context:
         """ "up" or "down", asked through the breaker: no network wait while it is open."""
         try:
             await self.queue.breaker.call(self.redis.ping)
-        except RedisUnavailable:
+        except Exception:  # unreachable, or answering with an error (e.g. a wrong password)
             metrics.REDIS_UP.set(0)
             return "down"
         metrics.REDIS_UP.set(1)

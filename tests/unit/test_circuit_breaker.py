@@ -207,3 +207,19 @@ async def test_an_explicit_probe_runs_while_open_and_closes_it(breaker: CircuitB
     redis.error = None
     assert await breaker.probe(redis) == "PONG"
     assert breaker.state is BreakerState.CLOSED
+
+
+async def test_the_background_probe_never_reopens_a_breaker_something_else_closed() -> None:
+    redis, ping = Redis(), Redis()
+    redis.error = refused()
+    ping.gate = asyncio.Event()  # the background probe would hang if it ever ran
+    breaker = CircuitBreaker(cooldown=0.01, probe=ping)
+    with pytest.raises(RedisUnavailable):
+        await breaker.call(redis)
+    redis.error = None
+    assert await breaker.probe(redis) == "PONG"  # e.g. the fallback job's own PING
+    for _ in range(10):
+        await asyncio.sleep(0.01)  # several cool-downs: the probe task wakes and must stand down
+        assert await breaker.call(redis) == "PONG"
+    assert ping.calls == 0
+    await breaker.aclose()

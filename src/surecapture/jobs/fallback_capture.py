@@ -119,7 +119,9 @@ async def run_fallback(context: Context, *, now: datetime | None = None) -> Summ
     """One run; returns at once with status `already_running` if another holds the lock."""
     started = time.perf_counter()
     summary = Summary()
-    async with context.engine.connect() as lock:
+    async with context.engine.connect() as connection:
+        # Autocommit: the lock's connection must not sit idle inside a transaction for the run.
+        lock = await connection.execution_options(isolation_level="AUTOCOMMIT")
         if not await lock.scalar(select(func.pg_try_advisory_lock(LOCK_KEY))):
             summary.status = "already_running"
             log.info("fallback capture skipped: another run holds the lock")
@@ -128,7 +130,6 @@ async def run_fallback(context: Context, *, now: datetime | None = None) -> Summ
             await _run(context, summary, now or datetime.now(UTC))
         finally:
             await lock.scalar(select(func.pg_advisory_unlock(LOCK_KEY)))
-            await lock.commit()
     summary.seconds = time.perf_counter() - started
     metrics.FALLBACK_RUNS.labels(status=summary.status).inc()
     metrics.FALLBACK_SECONDS.observe(summary.seconds)
@@ -221,10 +222,17 @@ async def _reconcile(
     await context.queue.remove_finished(readd)
     to_add = [by_id[i] for i, a in actions.items() if a in (Action.ADD, Action.READD)]
     await context.queue.schedule_many((o.id, o.reference, due_time(o, now)) for o in to_add)
+    moved_away = []
     for order_id, action in actions.items():
         if action is Action.CHANGE_DELAY:
-            await context.queue.change_delay(order_id, due_time(by_id[order_id], now))
-            summary.delays_updated += 1
+            if await context.queue.change_delay(order_id, due_time(by_id[order_id], now)):
+                summary.delays_updated += 1
+            else:
+                moved_away.append(by_id[order_id])
+    if moved_away:
+        # The delayed job ran or vanished (Redis restarted) since its state was read: settle
+        # those orders again, so a flag is only cleared once Redis holds a job.
+        await _reconcile(context, moved_away, summary, now, flagged=False)
     # Redis has confirmed every job of this batch (each call above returned): clear the flags.
     if flagged:
         done = [o for o in batch if actions[o.id] is not Action.SKIP]

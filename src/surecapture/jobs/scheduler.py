@@ -30,6 +30,7 @@ class FallbackScheduler:
 
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._loop())
+        self._loop_task.add_done_callback(_log_crash)
         log.info("fallback capture scheduled: %s", self._context.settings.fallback_cron)
 
     async def close(self) -> None:
@@ -54,3 +55,8 @@ class FallbackScheduler:
             await self._job(self._context)
         except Exception:
             log.exception("fallback capture run failed")
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("fallback capture scheduler stopped", exc_info=task.exception())

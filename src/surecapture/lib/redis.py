@@ -227,6 +227,8 @@ class CircuitBreaker:
         assert self._probe is not None
         while self._state is not BreakerState.CLOSED:
             await asyncio.sleep(self.cooldown)
+            if self._state is not BreakerState.OPEN:
+                return  # a call or an explicit probe closed it meanwhile
             self._set(BreakerState.HALF_OPEN)
             try:
                 await self._probe()

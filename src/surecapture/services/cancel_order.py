@@ -17,7 +17,7 @@ from sqlalchemy.orm import raiseload
 
 from surecapture.context import Context
 from surecapture.db.models import Order, Payment
-from surecapture.errors import Conflict, NotFound, RedisUnavailable
+from surecapture.errors import CaptureJobActive, Conflict, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,12 @@ async def cancel_order(context: Context, order_id: str) -> None:
         raise Conflict(f"Order {order_id} was already captured")
     try:
         await context.queue.cancel(order_id)  # CaptureJobActive (409) when a worker holds it
-    except RedisUnavailable as exc:
-        log.warning("cancel of order %s: capture job not removed (%s)", order_id, exc.message)
+    except CaptureJobActive:
+        raise
+    except Exception as exc:
+        # Whatever kept the job in Redis, the cancel below still holds: the worker re-reads the
+        # order under the same row lock and skips a canceled one.
+        log.warning("cancel of order %s: capture job not removed (%r)", order_id, exc)
     now = datetime.now(UTC)
     async with context.db.begin() as session:
         # The row alone: the relationships (items, addresses…) are not needed to capture.

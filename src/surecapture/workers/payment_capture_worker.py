@@ -25,7 +25,7 @@ from surecapture.db.models import Capture, Order, Payment, table
 from surecapture.errors import CaptureError
 from surecapture.ids import new_id
 from surecapture.lib.payment_capture_queue import QUEUE_NAME, capture_job_id
-from surecapture.lib.redis import redis_client
+from surecapture.lib.redis import connection_failure, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +152,28 @@ class PaymentCaptureWorker:
                 "concurrency": self._concurrency,
                 "drainDelay": 5,
                 "lockDuration": 60_000,
+                # BullMQ waits 15 s by default before asking a Redis that failed again.
+                "runRetryDelay": 1000,
                 "autorun": False,
             },
         )
         self._worker.on("error", lambda *args: log.error("capture worker error: %r", args))
-        self._running = asyncio.create_task(self._worker.run())
+        self._running = asyncio.create_task(self._supervise(self._worker))
+
+    async def _supervise(self, worker: Worker) -> None:
+        """BullMQ's `run` gives up when Redis is unreachable as it starts (or on an unexpected
+        error); run it again, so a worker started during an outage captures once Redis is back."""
+        while not worker.closing:
+            try:
+                await worker.run()
+            except Exception as exc:
+                failure = connection_failure(exc)
+                log.warning(
+                    "capture worker could not run (%s); retrying in 1 s",
+                    failure.message if failure else repr(exc),
+                )
+            if not worker.closing:
+                await asyncio.sleep(1)
 
     async def close(self) -> None:
         """Graceful: finishes the jobs in hand, takes no new ones."""

@@ -1,0 +1,57 @@
+from datetime import UTC, datetime, timedelta
+
+from tests.faults.system.invariants import LedgerRow, OrderRow, check
+
+DUE = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+
+
+def order(oid: str, status: str = "captured") -> OrderRow:
+    return OrderRow(oid, f"ref_{oid}", 4798, status, DUE, flagged=False)
+
+
+def capture(oid: str, amount: int = 4798, at: datetime = DUE + timedelta(seconds=1)) -> LedgerRow:
+    return LedgerRow(f"ref_{oid}", "capture", amount, at)
+
+
+def test_a_clean_run_passes() -> None:
+    report = check(
+        3,
+        ["a", "b", "c"],
+        [order("a"), order("b"), order("c", "canceled")],
+        [capture("a"), capture("b")],
+    )
+    assert report.ok
+    assert (report.captured, report.canceled, report.lost, report.doubled) == (2, 1, [], [])
+
+
+def test_a_double_capture_and_a_lost_order_are_caught() -> None:
+    report = check(
+        3,
+        ["a", "b", "c"],
+        [order("a"), order("b", "authorized")],
+        [capture("a"), capture("a")],
+    )
+    assert not report.ok
+    assert report.doubled == ["a"]
+    assert sorted(report.lost) == ["b", "c"]
+
+
+def test_early_wrong_amount_charged_cancel_and_stuck_flag_are_caught() -> None:
+    flagged = OrderRow("d", "ref_d", 4798, "captured", DUE, flagged=True)
+    report = check(
+        4,
+        ["a", "b", "c", "d"],
+        [order("a"), order("b"), order("c", "canceled"), flagged],
+        [
+            capture("a", at=DUE - timedelta(seconds=1)),
+            capture("b", amount=1),
+            capture("c"),
+            capture("d"),
+        ],
+    )
+    assert (report.early, report.wrong_amount, report.doubled, report.still_flagged) == (
+        ["a"],
+        ["b"],
+        ["c"],
+        ["d"],
+    )
