@@ -79,10 +79,13 @@ async def run_scenario(
 async def test_redis_unreachable_then_back(
     cluster: Cluster, fresh_database_url: str, publishable_key: str
 ) -> None:
+    cluster.start("scheduler-2")  # two schedulers at once: the advisory lock keeps runs single
     progress = fault_between(
         60, 200, lambda: cluster.proxy.set_mode("refuse"), lambda: cluster.proxy.set_mode("pass")
     )
-    await run_scenario("redis refused", cluster, fresh_database_url, publishable_key, progress)
+    await run_scenario(
+        "redis refused, two schedulers", cluster, fresh_database_url, publishable_key, progress
+    )
 
 
 async def test_redis_restarted_empty(
