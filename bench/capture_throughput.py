@@ -26,7 +26,6 @@ from bench.setup import insert_orders, machine, scratch_database
 from surecapture.config import load_settings
 from surecapture.context import build_context
 from surecapture.db.models import Capture
-from surecapture.lib.payment_capture_queue import JOB_NAME, capture_job_id
 from surecapture.workers.payment_capture_worker import PaymentCaptureWorker
 from tests.fakes.fake_stripe import FAKE_API_KEY, FakeStripe
 
@@ -47,16 +46,10 @@ async def run(orders: int, concurrency: int, workers: int) -> None:
                 placed = await insert_orders(
                     context.db, references, total=4798, provider_id="pp_stripe_stripe"
                 )
-                jobs = [
-                    {
-                        "name": JOB_NAME,
-                        "data": {"order_id": o.id, "reference": o.reference},
-                        "opts": {**context.queue._job_options, "jobId": capture_job_id(o.id)},
-                    }
-                    for o in placed
-                ]
-                for start in range(0, len(jobs), 1000):
-                    await context.queue.queue.addBulk(jobs[start : start + 1000])
+                for start in range(0, len(placed), 1000):
+                    await context.queue.schedule_many(
+                        (o.id, o.reference, o.due_at) for o in placed[start : start + 1000]
+                    )
 
                 started = time.perf_counter()
                 runners = [PaymentCaptureWorker(context) for _ in range(workers)]

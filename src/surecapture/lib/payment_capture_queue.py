@@ -83,38 +83,33 @@ class PaymentCaptureQueue:
     async def close(self) -> None:
         await self.queue.close()
 
+    def _job(self, order_id: str, reference: str, due_at: datetime) -> dict[str, Any]:
+        """The capture job of an order, as BullMQ's `add`/`addBulk` take it."""
+        return {
+            "name": JOB_NAME,
+            "data": {"order_id": order_id, "reference": reference, "due_at": due_at.isoformat()},
+            "opts": {
+                **self._job_options,
+                "jobId": capture_job_id(order_id),
+                "delay": delay_ms(due_at),
+            },
+        }
+
     async def schedule_payment_capture(
         self, order_id: str, reference: str, due_at: datetime
     ) -> str:
         """Add the delayed capture job, due at `due_at` (now if that has passed)."""
-        job_id = capture_job_id(order_id)
-        options = {**self._job_options, "jobId": job_id, "delay": delay_ms(due_at)}
-        data = {"order_id": order_id, "reference": reference, "due_at": due_at.isoformat()}
-        await self.breaker.call(lambda: self.queue.add(JOB_NAME, data, options))
-        return job_id
+        job = self._job(order_id, reference, due_at)
+        await self.breaker.call(lambda: self.queue.add(job["name"], job["data"], job["opts"]))
+        return str(job["opts"]["jobId"])
 
     async def schedule_many(self, captures: Iterable[tuple[str, str, datetime]]) -> list[str]:
         """`schedule_payment_capture` for many orders in one round trip (a MULTI pipeline);
         (order_id, reference, due_at) each. Same rule: existing job ids are left as they are."""
-        jobs: list[dict[str, Any]] = []
-        job_ids: list[str] = []
-        for order_id, reference, due_at in captures:
-            job_id = capture_job_id(order_id)
-            job_ids.append(job_id)
-            jobs.append(
-                {
-                    "name": JOB_NAME,
-                    "data": {
-                        "order_id": order_id,
-                        "reference": reference,
-                        "due_at": due_at.isoformat(),
-                    },
-                    "opts": {**self._job_options, "jobId": job_id, "delay": delay_ms(due_at)},
-                }
-            )
+        jobs = [self._job(*capture) for capture in captures]
         if jobs:
             await self.breaker.call(lambda: self.queue.addBulk(jobs))
-        return job_ids
+        return [str(job["opts"]["jobId"]) for job in jobs]
 
     async def ping(self) -> None:
         """Ask Redis itself, even while the breaker is open (the fallback job's own check); an
