@@ -6,6 +6,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import httpx
@@ -87,17 +88,32 @@ async def database_template(database_url: str, publishable_key: str) -> AsyncIte
         await admin.close()
 
 
-@pytest.fixture
-async def fresh_database_url(database_template: str) -> AsyncIterator[str]:
-    """A database of this test's own, for tests that scan every order (the fallback job)."""
-    name = f"{database_template.removesuffix('_tpl')}_{secrets.token_hex(3)}"
+@asynccontextmanager
+async def copied_database(template: str) -> AsyncIterator[str]:
+    name = f"{template.removesuffix('_tpl')}_{secrets.token_hex(3)}"
     admin = await asyncpg.connect(f"{POSTGRES}/postgres")
     try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{database_template}"')
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         yield f"{POSTGRES.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture
+async def fresh_database_url(database_template: str) -> AsyncIterator[str]:
+    """A database of this test's own, for tests that scan every order (the fallback job) or
+    start processes that do (`serve` runs the fallback scheduler)."""
+    async with copied_database(database_template) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def session_database_copy(database_template: str) -> AsyncIterator[str]:
+    """A database for the session-long server process, whose fallback scheduler would otherwise
+    recover other tests' flagged orders in the shared database."""
+    async with copied_database(database_template) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

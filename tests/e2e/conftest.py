@@ -71,12 +71,12 @@ def running_server(
 
 @pytest.fixture(scope="session")
 def server(
-    database_url: str, publishable_key: str, tmp_path_factory: pytest.TempPathFactory
+    session_database_copy: str, publishable_key: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp("server")
     env = {
         **os.environ,
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": session_database_copy,
         "ADMIN_API_TOKEN": ADMIN_TOKEN,
         "PUBLISHABLE_API_KEY": publishable_key,
         "REDIS_URL": REDIS,

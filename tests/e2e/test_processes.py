@@ -46,9 +46,9 @@ async def wait_captured(url: str, order_id: str) -> None:
 
 
 async def test_serve_runs_api_and_worker_in_one_process(
-    database_url: str, publishable_key: str, tmp_path: Path
+    fresh_database_url: str, publishable_key: str, tmp_path: Path
 ) -> None:
-    env = env_for(database_url, publishable_key)
+    env = env_for(fresh_database_url, publishable_key)
     with running_server(env, tmp_path, tmp_path / "serve.log") as url:
         async with httpx.AsyncClient(
             base_url=url, headers={"x-publishable-api-key": publishable_key}
@@ -59,9 +59,9 @@ async def test_serve_runs_api_and_worker_in_one_process(
 
 
 async def test_api_and_worker_as_separate_processes(
-    database_url: str, publishable_key: str, tmp_path: Path
+    fresh_database_url: str, publishable_key: str, tmp_path: Path
 ) -> None:
-    env = env_for(database_url, publishable_key)
+    env = env_for(fresh_database_url, publishable_key)
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
         worker = subprocess.Popen(
