@@ -26,8 +26,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.setup import BENCH_KEY, insert_ready_carts, machine, scratch_database
+from bench.setup import BENCH_KEY, machine, scratch_database
 from surecapture.db.engine import build_engine, build_sessionmaker
+from tests.ready_carts import insert_ready_carts
 from tests.redis_tools import free_port, redis_server, silent_proxy, unaccepting_listener
 
 MODES = ("up", "refused", "connect-hang", "read-hang")

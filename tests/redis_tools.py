@@ -35,11 +35,13 @@ def wait_for_port(port: int, *, up: bool, timeout: float = 10) -> None:
 
 
 class RedisServer:
-    """A redis-server of our own on a free port; kill it, start it again (empty: no persistence)."""
+    """A redis-server of our own on a free port; kill it, start it again: empty, or with
+    `persist` as it was (an append-only file written before each reply)."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, *, persist: bool = False) -> None:
         self.port = port or free_port()
         self.workdir = workdir
+        self.persist = persist
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -59,7 +61,9 @@ class RedisServer:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if self.persist else "no",
+                "--appendfsync",
+                "always",
                 "--dir",
                 str(self.workdir),
             ],
@@ -91,13 +95,14 @@ def redis_server(workdir: Path) -> Iterator[RedisServer]:
 
 
 @contextlib.contextmanager
-def unaccepting_listener() -> Iterator[int]:
-    """A port whose backlog is full: new connections are never accepted, so connecting hangs
-    until the client's connect timeout."""
+def unaccepting_listener(port: int = 0) -> Iterator[int]:
+    """A port (`port`, or a free one) whose backlog is full: new connections are never
+    accepted, so connecting hangs until the client's connect timeout."""
     server = socket.socket()
-    server.bind(("127.0.0.1", 0))
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", port))
     server.listen(0)
-    port: int = server.getsockname()[1]
+    port = server.getsockname()[1]
     fillers = []
     try:
         # Fill the accept queue; once it is full, the kernel drops further SYNs.

@@ -210,6 +210,42 @@ async def _recover(settings: Settings) -> Summary:
         await context.close()
 
 
+@app.command("place-order")
+def place_order(
+    url: Annotated[
+        str | None, typer.Option(help="The service's URL [default: http://HOST:PORT]")
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(envvar="PUBLISHABLE_API_KEY", help="Publishable key (printed by serve)"),
+    ] = None,
+) -> None:
+    """Place one order through the Store API, as a storefront would; print its id.
+
+    A smoke test of a running service. Its details (status, total, capture due) go to stderr."""
+    from surecapture.demo_order import DemoOrderError
+    from surecapture.demo_order import place_order as place
+
+    settings = _settings()
+    if not key:
+        typer.echo(
+            "surecapture: a publishable key is needed: --key or PUBLISHABLE_API_KEY", err=True
+        )
+        raise typer.Exit(2)
+    base_url = url or f"http://{settings.host}:{settings.port}"
+    try:
+        order = asyncio.run(place(base_url, key))
+    except DemoOrderError as exc:
+        typer.echo(f"surecapture: order not placed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(order["id"])
+    typer.echo(
+        f"{order['payment_status']}, total {order['total']} {order['currency_code']}, "
+        f"capture due {order['capture_due_at']}",
+        err=True,
+    )
+
+
 def _run_api(
     settings: Settings, *, with_worker: bool = False, with_scheduler: bool = False
 ) -> None:

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     capture_attempts: int = Field(3, ge=1, le=25)
     capture_backoff_ms: int = Field(1000, ge=0)
     worker_concurrency: int = Field(10, ge=1, le=1000)
+    worker_lock_seconds: int = Field(60, ge=2, le=3600)
     posthog_api_key: str | None = None
     posthog_host: str | None = None
     fallback_stale_after_seconds: int = Field(120, ge=0)

@@ -19,6 +19,7 @@ from surecapture.events import ORDER_PLACED
 from surecapture.lib.payment_capture_queue import JobState
 from tests import storefront
 from tests.faults.conftest import Stack, metadata_of
+from tests.ready_carts import insert_ready_carts
 from tests.redis_tools import (
     RedisServer,
     free_port,
@@ -118,7 +119,7 @@ async def test_redis_dies_during_a_burst_of_fifty_checkouts(
     caplog.set_level(logging.INFO, logger="surecapture.subscribers.order_placed")
     with redis_server(tmp_path) as server:
         async with app_against(server.url) as (client, context):
-            carts = [await storefront.ready_cart(client) for _ in range(50)]
+            carts = await insert_ready_carts(context.db, 50)
             scheduled = 0
 
             async def count(data: dict[str, Any]) -> None:
@@ -129,7 +130,7 @@ async def test_redis_dies_during_a_burst_of_fifty_checkouts(
 
             context.bus.subscribe(ORDER_PLACED, count)
             responses = await asyncio.gather(
-                *(client.post(f"/store/carts/{c['id']}/complete") for c in carts)
+                *(client.post(f"/store/carts/{cart_id}/complete") for cart_id in carts)
             )
             assert [r.status_code for r in responses] == [200] * 50
             order_ids = [r.json()["order"]["id"] for r in responses]
@@ -175,11 +176,12 @@ async def test_one_outage_logs_one_error_then_warnings_then_back(
     server = RedisServer(tmp_path, port=free_port())
     server.start()
     try:
-        async with app_against(server.url) as (client, _):
+        async with app_against(server.url) as (client, context):
             await storefront.complete(client, (await storefront.ready_cart(client))["id"])
+            carts = await insert_ready_carts(context.db, 100)
             server.kill()
-            for _ in range(100):
-                await storefront.complete(client, (await storefront.ready_cart(client))["id"])
+            for cart_id in carts:
+                await storefront.complete(client, cart_id)
             server.start()
 
             async def back() -> bool:

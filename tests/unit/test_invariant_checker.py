@@ -55,3 +55,21 @@ def test_early_wrong_amount_charged_cancel_and_stuck_flag_are_caught() -> None:
         ["c"],
         ["d"],
     )
+
+
+def test_a_half_written_order_and_two_orders_for_one_cart_are_caught() -> None:
+    bare = OrderRow("a", "ref_a", 4798, "captured", DUE, flagged=False, cart_id="c1", whole=False)
+    twin = OrderRow("b", "ref_b", 4798, "captured", DUE, flagged=False, cart_id="c1")
+    report = check(2, ["a", "b"], [bare, twin], [capture("a"), capture("b")])
+    assert not report.ok
+    assert report.half_written == ["a"]
+    assert report.doubled == ["a", "b"]
+
+
+def test_flags_left_in_the_metrics_or_unheard_recoveries_fail_the_run() -> None:
+    report = check(1, ["a"], [order("a")], [capture("a")])
+    assert report.ok
+    report.flagged, report.recovered = 3, 2
+    assert not report.ok
+    report.recovered, report.outage_impact = 3, 1
+    assert not report.ok

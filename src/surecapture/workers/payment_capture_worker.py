@@ -151,7 +151,10 @@ class PaymentCaptureWorker:
                 "prefix": settings.queue_prefix,
                 "concurrency": self._concurrency,
                 "drainDelay": 5,
-                "lockDuration": 60_000,
+                # A running job's lock is renewed every half lock; the jobs of a worker that
+                # died are given to another within one lock and one stall check.
+                "lockDuration": settings.worker_lock_seconds * 1000,
+                "stalledInterval": settings.worker_lock_seconds * 500,
                 # BullMQ waits 15 s by default before asking a Redis that failed again.
                 "runRetryDelay": 1000,
                 "autorun": False,

@@ -19,6 +19,8 @@ class OrderRow:
     payment_status: str
     capture_due_at: datetime
     flagged: bool
+    cart_id: str = ""
+    whole: bool = True  # has its line items and its payment: not half-written
 
 
 @dataclass(frozen=True)
@@ -35,26 +37,44 @@ class Report:
     orders: int = 0
     captured: int = 0
     canceled: int = 0
-    flagged: int = 0
+    flagged: int = 0  # orders the API flagged during the run (its metrics)
+    recovered: int = 0  # recoveries PostHog heard of (redis_recovery_triggered)
+    outage_impact: int = 0  # redis_outage_impact at the end
     lost: list[str] = field(default_factory=list)
     doubled: list[str] = field(default_factory=list)
     early: list[str] = field(default_factory=list)
     wrong_amount: list[str] = field(default_factory=list)
     still_flagged: list[str] = field(default_factory=list)
+    half_written: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not (
-            self.lost or self.doubled or self.early or self.wrong_amount or self.still_flagged
+            self.lost
+            or self.doubled
+            or self.early
+            or self.wrong_amount
+            or self.still_flagged
+            or self.half_written
+            or self.outage_impact
+            or self.recovered != self.flagged
+        )
+
+    def line(self, name: str, p99_ms: float) -> str:
+        return (
+            f"[{name}] checkouts {self.checkouts}, orders {self.orders}, captured "
+            f"{self.captured}, canceled {self.canceled}, flagged {self.flagged}, recovered "
+            f"{self.recovered}, lost {len(self.lost)}, doubled {len(self.doubled)}, "
+            f"p99 complete during the fault {p99_ms:.0f} ms"
         )
 
 
 def check(
     checkouts: int, placed: list[str], orders: list[OrderRow], ledger: list[LedgerRow]
 ) -> Report:
-    """`placed`: the order ids `complete` answered. Every one must exist, end captured exactly
-    once with its total and not before its due time, or canceled without a capture; none may
-    stay flagged."""
+    """`placed`: the order ids `complete` answered. Every one must exist whole, end captured
+    exactly once with its total and not before its due time, or canceled without a capture;
+    none may stay flagged; no cart may have two orders."""
     report = Report(checkouts=checkouts, orders=len(orders))
     by_id = {o.id: o for o in orders}
     captures: dict[str, list[LedgerRow]] = {}
@@ -82,7 +102,9 @@ def check(
             report.lost.append(order.id)  # neither captured nor canceled at quiescence
         if order.flagged:
             report.still_flagged.append(order.id)
-    report.flagged = len(report.still_flagged)
-    duplicates = [oid for oid, n in Counter(placed).items() if n > 1]
-    report.doubled += duplicates
+        if not order.whole:
+            report.half_written.append(order.id)
+    report.doubled += [oid for oid, n in Counter(placed).items() if n > 1]
+    per_cart = Counter(o.cart_id for o in orders if o.cart_id)
+    report.doubled += [o.id for o in orders if o.cart_id and per_cart[o.cart_id] > 1]
     return report

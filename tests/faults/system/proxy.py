@@ -1,4 +1,4 @@
-"""A TCP proxy in front of Redis that can pass, refuse, hang or reset on command.
+"""A TCP proxy in front of Redis that can pass, refuse, stall, hang or reset on command.
 
 It runs its own event loop on a thread, so the service under test (other processes) and the
 test driving it are unaffected by its work. Only 127.0.0.1.
@@ -14,7 +14,7 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
-from tests.redis_tools import free_port
+from tests.redis_tools import free_port, unaccepting_listener
 
 
 class RedisProxy:
@@ -27,6 +27,7 @@ class RedisProxy:
         self._server: asyncio.Server | None = None
         self._flowing = asyncio.Event()
         self._connections: set[asyncio.StreamWriter] = set()
+        self._stalled = contextlib.ExitStack()
 
     @property
     def url(self) -> str:
@@ -46,9 +47,10 @@ class RedisProxy:
 
     def set_mode(self, mode: str) -> None:
         """pass: forward; refuse: nothing listens (connections refused, open ones reset);
-        hang: connections accepted, nothing forwarded either way; reset: every open connection
-        is reset, new ones pass."""
-        assert mode in {"pass", "refuse", "hang", "reset"}
+        stall: open connections reset, new ones never accepted (connecting hangs, as to a host
+        that stopped answering); hang: connections accepted, nothing forwarded either way;
+        reset: every open connection is reset, new ones pass."""
+        assert mode in {"pass", "refuse", "stall", "hang", "reset"}
         self._call(self._switch(mode))
 
     def _call(self, coro: Any) -> Any:
@@ -62,9 +64,12 @@ class RedisProxy:
 
     async def _switch(self, mode: str) -> None:
         self.mode = mode
-        if mode == "refuse":
+        self._stalled.close()
+        if mode in ("refuse", "stall"):
             await self._close_listener()
             self._reset_all()
+        if mode == "stall":
+            self._stalled.enter_context(unaccepting_listener(self.port))
         elif mode == "reset":
             self._reset_all()
             mode = "pass"
@@ -90,6 +95,7 @@ class RedisProxy:
         self._connections.clear()
 
     async def _shutdown(self) -> None:
+        self._stalled.close()
         await self._close_listener()
         self._reset_all()
 
