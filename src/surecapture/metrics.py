@@ -18,6 +18,11 @@ OLDEST_FLAGGED_AGE = Gauge(
     "surecapture_oldest_flagged_order_age_seconds",
     "Age of the oldest order still flagged needs_recovery (0 when none), at each scrape",
 )
+OVERDUE_CAPTURE_AGE = Gauge(
+    "surecapture_overdue_capture_seconds",
+    "How long ago the oldest authorized order's capture fell due (0 when none is overdue), "
+    "at each scrape: a capture job lost with no one noticing shows here",
+)
 REDIS_UP = Gauge("surecapture_redis_up", "1 when the last Redis call succeeded, 0 when it failed")
 REDIS_BREAKER = Enum(
     "surecapture_redis_breaker",

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from surecapture.context import Context
+from surecapture.db.models import Order
 from surecapture.events import ORDER_PLACED
 from surecapture.lib.payment_capture_queue import JobState
 from tests import storefront
@@ -226,6 +230,14 @@ async def test_health_metrics_and_admin_show_the_outage(
             "redis_breaker": "open",
         }
         scrape = (await client.get("/metrics")).text
+        # Its capture falls due in an hour: not overdue. Moved 20 minutes into the past, it is.
+        async with context.db.begin() as session:
+            await session.execute(
+                update(Order)
+                .where(Order.id == order_id)
+                .values(capture_due_at=datetime.now(UTC) - timedelta(minutes=20))
+            )
+        overdue = gauge((await client.get("/metrics")).text, "surecapture_overdue_capture_seconds")
         client.headers["authorization"] = admin.headers["authorization"]
         listed = await storefront.ok(
             await client.get("/admin/orders", params={"needs_recovery": "true"})
@@ -235,6 +247,15 @@ async def test_health_metrics_and_admin_show_the_outage(
     assert "surecapture_redis_up 0.0" in scrape
     assert 'surecapture_redis_breaker{surecapture_redis_breaker="open"} 1.0' in scrape
     assert [o["id"] for o in listed["orders"]] == [order_id]
+    assert gauge(scrape, "surecapture_overdue_capture_seconds") == 0
+    assert 0 < gauge(scrape, "surecapture_oldest_flagged_order_age_seconds") < 60
+    assert 1200 <= overdue < 1260
+
+
+def gauge(scrape: str, name: str) -> float:
+    found = re.search(rf"^{name} (\S+)$", scrape, re.M)
+    assert found, f"{name} not exported"
+    return float(found[1])
 
 
 async def test_flagged_orders_have_no_job_and_scheduled_ones_do(

@@ -47,8 +47,11 @@ async def prometheus_metrics(context: ContextDep) -> Response:
         oldest = await context.orders.oldest_flagged_at()
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
         metrics.OLDEST_FLAGGED_AGE.set(age)
+        due = await context.orders.oldest_due_authorized()
+        now = datetime.now(UTC)
+        metrics.OVERDUE_CAPTURE_AGE.set(max(0.0, (now - due).total_seconds()) if due else 0.0)
     except Exception:
         # The gauge keeps its last value; the scrape must not fail because Postgres did.
-        log.warning("redis_outage_impact not refreshed: Postgres unavailable")
+        log.warning("order gauges (redis_outage_impact …) not refreshed: Postgres unavailable")
     await context.redis_status()
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

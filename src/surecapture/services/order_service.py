@@ -108,6 +108,15 @@ class OrderService:
             )
         return oldest
 
+    async def oldest_due_authorized(self) -> datetime | None:
+        """The earliest capture due time among orders still authorized (through the index on
+        payment status and due time)."""
+        async with self._db() as session:
+            due: datetime | None = await session.scalar(
+                select(func.min(Order.capture_due_at)).where(Order.payment_status == "authorized")
+            )
+        return due
+
     async def update_orders(self, updates: Sequence[OrderUpdate]) -> int:
         """Merge each update's metadata into its order. Postgres computes the new value
         (`metadata || patch - removed`) inside the UPDATE, so concurrent writers never lose each
