@@ -14,11 +14,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import raiseload, selectinload
 
 from surecapture import metrics
 from surecapture.db.models import (
     Address,
     Cart,
+    CartLineItem,
     Order,
     OrderLineItem,
     OrderShippingMethod,
@@ -26,11 +28,11 @@ from surecapture.db.models import (
     PaymentSession,
     ProductVariant,
 )
-from surecapture.errors import InsufficientInventory, InvalidData, PaymentError
+from surecapture.errors import InsufficientInventory, InvalidData, NotFound, PaymentError
 from surecapture.events import ORDER_PLACED, EventBus
 from surecapture.ids import new_id
 from surecapture.payments.registry import ProviderRegistry
-from surecapture.services.carts import ADDRESS_FIELDS, cart_total, load_cart
+from surecapture.services.carts import ADDRESS_FIELDS, cart_total
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,9 @@ VALID_SESSION_STATUSES = {"pending", "requires_more", "authorized", "captured"}
 class Completed:
     order_id: str
     created: bool = False
+    # The order just placed, whole (its items, addresses, payments and collection were all
+    # written or read in the transaction): the answer needs no second read.
+    order: Order | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,7 @@ async def _complete(
     session_id: str | None = None
     try:
         async with db.begin() as session:
-            cart = await load_cart(session, cart_id, for_update=True)
+            cart = await _locked_cart(session, cart_id)
             existing = await session.scalar(select(Order.id).where(Order.cart_id == cart.id))
             if existing is not None:
                 return Completed(existing), None
@@ -109,11 +114,12 @@ async def _complete(
             order = _build_order(
                 cart, payment_session, authorization.reference, total, capture_delay
             )
+            assert cart.payment_collection is not None
+            order.payment_collection = cart.payment_collection
             session.add(order)
             payment_session.status = "authorized"
             payment_session.authorized_at = order.created_at
             payment_session.data = {**payment_session.data, **authorization.data}
-            assert cart.payment_collection is not None
             cart.payment_collection.status = "authorized"
             cart.completed_at = order.created_at
             await session.flush()
@@ -131,7 +137,26 @@ async def _complete(
         cart_id,
         order.capture_due_at.isoformat(),
     )
-    return Completed(order.id, created=True), order
+    return Completed(order.id, created=True, order=order), order
+
+
+async def _locked_cart(session: AsyncSession, cart_id: str) -> Cart:
+    """The cart row locked, with what an order is made of. The catalog side (region, prices,
+    product) is not loaded: `complete` does not read it, and raiseload makes sure of that."""
+    cart = await session.scalar(
+        select(Cart)
+        .where(Cart.id == cart_id)
+        .with_for_update()
+        .options(
+            raiseload(Cart.region),
+            selectinload(Cart.items)
+            .selectinload(CartLineItem.variant)
+            .options(raiseload(ProductVariant.prices), raiseload(ProductVariant.product)),
+        )
+    )
+    if cart is None:
+        raise NotFound(f"Cart with id '{cart_id}' not found")
+    return cart
 
 
 def _validate(cart: Cart) -> PaymentSession:

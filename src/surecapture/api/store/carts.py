@@ -100,7 +100,7 @@ async def complete_cart(
             "cart": cart["cart"],
             "error": {"message": result.message, "name": "Error", "type": result.type},
         }
-    order = await context.orders.get(result.order_id)
+    order = result.order or await context.orders.get(result.order_id)
     body: dict[str, Any] = {"type": "order", "order": order_view(order)}
     if result.created:
         # Handed out once, to the caller who placed the order: it allows a cancel until capture.
