@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import redis.asyncio as aioredis
@@ -16,9 +17,13 @@ from surecapture.events import EventBus
 from surecapture.lib.payment_capture_queue import PaymentCaptureQueue
 from surecapture.lib.redis import BreakerState, CircuitBreaker, redis_client
 from surecapture.payments.registry import ProviderRegistry, provider_registry
-from surecapture.services import modification_tokens
+from surecapture.services import catalog, modification_tokens
 from surecapture.services.order_service import OrderService
+from surecapture.services.scope import KeyScope
 from surecapture.subscribers import register_subscribers
+
+KEY_SCOPE_SECONDS = 10.0
+_clock = time.monotonic  # the key scopes' clock (tests move it forward)
 
 
 @dataclass
@@ -34,6 +39,20 @@ class Context:
     analytics: Analytics
 
     _modification_key: bytes | None = None
+    # Every Store API call names a publishable key, and keys change rarely: a valid key's scope
+    # is remembered for KEY_SCOPE_SECONDS (a key revoked in the database stops working that late).
+    _key_scopes: dict[str, tuple[float, KeyScope]] = field(default_factory=dict)
+
+    async def key_scope(self, token: str | None) -> KeyScope:
+        now = _clock()
+        cached = self._key_scopes.get(token) if token else None
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        async with self.db() as session:
+            scope = await catalog.key_scope(session, token)  # raises unless the key is valid
+        assert token is not None
+        self._key_scopes[token] = (now + KEY_SCOPE_SECONDS, scope)
+        return scope
 
     async def modification_key(self) -> bytes:
         if self._modification_key is None:

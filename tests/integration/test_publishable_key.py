@@ -1,4 +1,14 @@
+import secrets
+import time
+from datetime import UTC, datetime
+
 import httpx
+import pytest
+from sqlalchemy import update
+
+from surecapture.context import KEY_SCOPE_SECONDS, Context
+from surecapture.db.models import PublishableKey
+from surecapture.ids import new_id
 
 MISSING = (
     "Publishable API key required in the request header: x-publishable-api-key. "
@@ -43,3 +53,25 @@ async def test_health_needs_no_key(client: httpx.AsyncClient) -> None:
     response = await client.get("/health")
     assert response.status_code == 200
     assert response.json()["postgres"] == "up"
+
+
+async def test_a_revoked_key_works_until_its_remembered_scope_expires(
+    client: httpx.AsyncClient, context: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = "pk_" + secrets.token_hex(32)
+    async with context.db.begin() as session:
+        session.add(PublishableKey(id=new_id("apk"), token=token, title="revoked soon"))
+    client.headers["x-publishable-api-key"] = token
+    assert (await client.get("/store/regions")).status_code == 200
+    async with context.db.begin() as session:
+        await session.execute(
+            update(PublishableKey)
+            .where(PublishableKey.token == token)
+            .values(revoked_at=datetime.now(UTC))
+        )
+    assert (await client.get("/store/regions")).status_code == 200  # remembered
+    later = time.monotonic() + KEY_SCOPE_SECONDS
+    monkeypatch.setattr("surecapture.context._clock", lambda: later)
+    refused = await client.get("/store/regions")
+    assert refused.status_code == 400
+    assert refused.json()["type"] == "not_allowed"

@@ -10,7 +10,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from surecapture.context import Context
 from surecapture.errors import Unauthorized
-from surecapture.services import catalog
 from surecapture.services.scope import KeyScope
 
 
@@ -26,8 +25,7 @@ async def get_scope(
     context: ContextDep,
     x_publishable_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> KeyScope:
-    async with context.db() as session:
-        return await catalog.key_scope(session, x_publishable_api_key)
+    return await context.key_scope(x_publishable_api_key)
 
 
 ScopeDep = Annotated[KeyScope, Depends(get_scope)]
