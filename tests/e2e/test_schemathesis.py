@@ -30,7 +30,7 @@ def test_no_request_makes_the_server_answer_5xx(server: Server, tmp_path: Path) 
             "--header",
             f"Authorization: Bearer {ADMIN_TOKEN}",
             "--max-examples",
-            "40",
+            "25",
             "--seed",
             "20261203",
             "--request-timeout",
