@@ -18,6 +18,7 @@ import pytest
 
 from surecapture.db.engine import build_engine, build_sessionmaker
 from tests.faults.system.cluster import Cluster, Load, drive, quiescent
+from tests.faults.system.conftest import SCENARIO_LINES
 from tests.postgres_tools import PrivatePostgres
 from tests.ready_carts import insert_ready_carts
 
@@ -106,7 +107,9 @@ async def run_scenario(
     )
     await fault.healed()
     report = await quiescent(cluster, load)
-    print("\n" + report.line(name, p99(load.latencies_between(*fault.window)) * 1000))
+    line = report.line(name, p99(load.latencies_between(*fault.window)) * 1000)
+    SCENARIO_LINES.append(line)
+    print("\n" + line)
     statuses = {a.status for a in load.attempts}
     # While Postgres is down, `complete` may answer 503 (and the storefront tries again).
     allowed = {200, 503} if postgres_down else {200}
