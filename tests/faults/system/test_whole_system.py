@@ -28,7 +28,8 @@ pytestmark = [pytest.mark.system, pytest.mark.timeout(300)]
 
 
 def start_cluster(cluster: Cluster) -> Cluster:
-    for name in ("api", "worker", "scheduler"):
+    # Only the API is waited for (until /health answers): the others start up meanwhile.
+    for name in ("worker", "scheduler", "api"):
         cluster.start(name)
     return cluster
 
