@@ -227,6 +227,7 @@ def place_order(
     from surecapture.demo_order import place_order as place
 
     settings = _settings()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request is noise here
     if not key:
         typer.echo(
             "surecapture: a publishable key is needed: --key or PUBLISHABLE_API_KEY", err=True
