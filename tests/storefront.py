@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 
+from surecapture import demo_order
+
 
 async def ok(response: httpx.Response) -> dict[str, Any]:
     assert response.status_code == 200, response.text
@@ -37,39 +39,7 @@ async def ready_cart(
     client: httpx.AsyncClient, currency: str = "usd", quantity: int = 1
 ) -> dict[str, Any]:
     """A cart with an item, an address, a shipping method and a payment session."""
-    cart = await cart_with_item(client, currency, quantity)
-    country = cart["region"]["countries"][0]["iso_2"]
-    address = {
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "address_1": "1 Main St",
-        "city": "Town",
-        "country_code": country,
-        "postal_code": "12345",
-    }
-    await ok(
-        await client.post(
-            f"/store/carts/{cart['id']}",
-            json={"email": "ada@example.com", "shipping_address": address},
-        )
-    )
-    options = await ok(await client.get("/store/shipping-options", params={"cart_id": cart["id"]}))
-    option_id = options["shipping_options"][0]["id"]
-    await ok(
-        await client.post(
-            f"/store/carts/{cart['id']}/shipping-methods", json={"option_id": option_id}
-        )
-    )
-    collection = (
-        await ok(await client.post("/store/payment-collections", json={"cart_id": cart["id"]}))
-    )["payment_collection"]
-    await ok(
-        await client.post(
-            f"/store/payment-collections/{collection['id']}/payment-sessions",
-            json={"provider_id": "pp_system_default"},
-        )
-    )
-    return (await ok(await client.get(f"/store/carts/{cart['id']}")))["cart"]
+    return await demo_order.ready_cart(client, currency=currency, quantity=quantity)
 
 
 async def complete(client: httpx.AsyncClient, cart_id: str) -> dict[str, Any]:

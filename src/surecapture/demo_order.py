@@ -1,5 +1,6 @@
 """One order through the Store API, as a storefront places it: a smoke test of a running service
-(`surecapture place-order`), and the README's way to watch an outage end to end."""
+(`surecapture place-order`), the README's way to watch an outage end to end, and the tests'
+way to a cart that is ready to complete."""
 
 from __future__ import annotations
 
@@ -12,72 +13,71 @@ class DemoOrderError(Exception):
     """A step answered something other than 200; the message says which step and what."""
 
 
+async def _step(
+    client: httpx.AsyncClient, name: str, method: str, path: str, **kwargs: Any
+) -> dict[str, Any]:
+    try:
+        response = await client.request(method, path, **kwargs)
+    except httpx.TransportError as exc:
+        raise DemoOrderError(f"{name}: cannot reach {client.base_url} ({exc!r})") from None
+    if response.status_code != 200:
+        raise DemoOrderError(f"{name}: {response.status_code} {response.text}")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def ready_cart(
+    client: httpx.AsyncClient, *, currency: str | None = None, quantity: int = 1
+) -> dict[str, Any]:
+    """Cart (in the region of `currency`, or the first) → item → email and address → shipping
+    method → payment session (system provider). Returns the cart, ready to complete."""
+    regions = (await _step(client, "regions", "GET", "/store/regions"))["regions"]
+    region = next((r for r in regions if currency in (None, r["currency_code"])), None)
+    if region is None:
+        raise DemoOrderError(f"regions: none in {currency or 'the store'} (run `surecapture seed`)")
+    products = await _step(
+        client, "products", "GET", "/store/products", params={"region_id": region["id"]}
+    )
+    variant = products["products"][0]["variants"][0]["id"]
+    body = {"region_id": region["id"]}
+    cart_id = (await _step(client, "cart", "POST", "/store/carts", json=body))["cart"]["id"]
+    cart = f"/store/carts/{cart_id}"
+    body = {"variant_id": variant, "quantity": quantity}
+    await _step(client, "item", "POST", f"{cart}/line-items", json=body)
+    address = {
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "address_1": "1 Main St",
+        "city": "Town",
+        "country_code": region["countries"][0]["iso_2"],
+        "postal_code": "12345",
+    }
+    body = {"email": "ada@example.com", "shipping_address": address}
+    await _step(client, "address", "POST", cart, json=body)
+    options = await _step(
+        client, "shipping options", "GET", "/store/shipping-options", params={"cart_id": cart_id}
+    )
+    body = {"option_id": options["shipping_options"][0]["id"]}
+    await _step(client, "shipping method", "POST", f"{cart}/shipping-methods", json=body)
+    body = {"cart_id": cart_id}
+    collection = await _step(
+        client, "payment collection", "POST", "/store/payment-collections", json=body
+    )
+    sessions = f"/store/payment-collections/{collection['payment_collection']['id']}"
+    body = {"provider_id": "pp_system_default"}
+    await _step(client, "payment session", "POST", f"{sessions}/payment-sessions", json=body)
+    ready: dict[str, Any] = (await _step(client, "cart", "GET", cart))["cart"]
+    return ready
+
+
 async def place_order(base_url: str, publishable_key: str) -> dict[str, Any]:
-    """Cart → item → email and address → shipping → payment session (system provider) →
-    complete. Returns the order."""
+    """A ready cart, completed. Returns the order."""
     async with httpx.AsyncClient(
         base_url=base_url, headers={"x-publishable-api-key": publishable_key}, timeout=30
     ) as client:
-
-        async def step(name: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-            try:
-                response = await client.request(method, path, **kwargs)
-            except httpx.TransportError as exc:
-                raise DemoOrderError(f"{name}: cannot reach {base_url} ({exc!r})") from None
-            if response.status_code != 200:
-                raise DemoOrderError(f"{name}: {response.status_code} {response.text}")
-            body: dict[str, Any] = response.json()
-            return body
-
-        regions = (await step("regions", "GET", "/store/regions"))["regions"]
-        if not regions:
-            raise DemoOrderError("regions: the store has none (run `surecapture seed`)")
-        region = regions[0]
-        products = await step(
-            "products", "GET", "/store/products", params={"region_id": region["id"]}
-        )
-        variant = products["products"][0]["variants"][0]["id"]
-        cart = (await step("cart", "POST", "/store/carts", json={"region_id": region["id"]}))[
-            "cart"
-        ]
-        carts = f"/store/carts/{cart['id']}"
-        await step(
-            "item", "POST", f"{carts}/line-items", json={"variant_id": variant, "quantity": 1}
-        )
-        address = {
-            "first_name": "Ada",
-            "last_name": "Lovelace",
-            "address_1": "1 Main St",
-            "city": "Town",
-            "country_code": region["countries"][0]["iso_2"],
-            "postal_code": "12345",
-        }
-        await step(
-            "address", "POST", carts, json={"email": "ada@example.com", "shipping_address": address}
-        )
-        options = await step(
-            "shipping options", "GET", "/store/shipping-options", params={"cart_id": cart["id"]}
-        )
-        option = options["shipping_options"][0]["id"]
-        await step(
-            "shipping method", "POST", f"{carts}/shipping-methods", json={"option_id": option}
-        )
-        collection = (
-            await step(
-                "payment collection",
-                "POST",
-                "/store/payment-collections",
-                json={"cart_id": cart["id"]},
-            )
-        )["payment_collection"]
-        await step(
-            "payment session",
-            "POST",
-            f"/store/payment-collections/{collection['id']}/payment-sessions",
-            json={"provider_id": "pp_system_default"},
-        )
-        result = await step("complete", "POST", f"{carts}/complete")
-        if result.get("type") != "order":
-            raise DemoOrderError(f"complete: {result.get('error', result)}")
-        order: dict[str, Any] = result["order"]
-        return order
+        cart = await ready_cart(client)
+        result = await _step(client, "complete", "POST", f"/store/carts/{cart['id']}/complete")
+    if result.get("type") != "order":
+        raise DemoOrderError(f"complete: {result.get('error', result)}")
+    order: dict[str, Any] = result["order"]
+    return order
