@@ -30,6 +30,7 @@ from bench.setup import BENCH_KEY, machine, scratch_database
 from surecapture.db.engine import build_engine, build_sessionmaker
 from tests.ready_carts import insert_ready_carts
 from tests.redis_tools import free_port, redis_server, silent_proxy, unaccepting_listener
+from tests.waiting import wait_until_healthy
 
 MODES = ("up", "refused", "connect-hang", "read-hang")
 ROUNDS = 3
@@ -54,16 +55,7 @@ def api_process(database_url: str, redis_url: str, workdir: Path, name: str) -> 
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"{name} server did not start; see {workdir / name}.log")
-            time.sleep(0.1)
+        wait_until_healthy(url, process, workdir / f"{name}.log")
         yield url
     finally:
         process.terminate()

@@ -27,6 +27,7 @@ from tests.fakes.fake_posthog import FakePostHog
 from tests.faults.system.invariants import LedgerRow, OrderRow, Report, check
 from tests.faults.system.proxy import RedisProxy
 from tests.redis_tools import RedisServer, free_port
+from tests.waiting import wait_until_healthy
 
 WINDOW_SECONDS = 3
 
@@ -82,16 +83,7 @@ class Cluster:
                 stderr=subprocess.STDOUT,
             )
         if command == "api":
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or self.processes[name].poll() is not None:
-                    raise RuntimeError((self.workdir / f"{name}.log").read_text())
-                time.sleep(0.1)  # polling a condition, with a deadline
+            wait_until_healthy(self.api_url, self.processes[name], self.workdir / f"{name}.log")
 
     def kill(self, name: str) -> None:
         process = self.processes.pop(name)
