@@ -74,7 +74,7 @@ def promql_metrics(expr: str) -> set[str]:
 
 
 def test_alert_rules_pass_promtool() -> None:
-    assert PROMTOOL.exists(), "scripts/bootstrap unpacks promtool into .tools/"
+    assert PROMTOOL.exists(), "scripts/test unpacks promtool into .tools/"
     rules = ROOT / "deploy" / "prometheus"
     check = subprocess.run(
         [PROMTOOL, "check", "rules", "alerts.yml"], cwd=rules, capture_output=True, text=True
