@@ -151,6 +151,32 @@ async def test_intermittent_failure_only_updates_the_delay(
         assert counts["delayed"] == 1
 
 
+async def test_a_delayed_entry_whose_job_is_gone_gets_its_job_back(
+    app_against: AppAgainst, fresh_database_url: str, server: RedisServer
+) -> None:
+    """The state read says delayed but the job cannot be moved (its hash is gone, as after an
+    eviction or a partial restore): the run adds the job again instead of trying forever."""
+    async with app_against(server.url, database_url=fresh_database_url) as (client, context):
+        order_id = await checkout(client)
+        await context.orders.update_orders([{"id": order_id, "metadata": FLAG}])
+        queue = context.queue.queue
+        await context.queue.client.delete(queue.toKey(capture_job_id(order_id)))
+        assert await context.queue.job_state(order_id) is JobState.DELAYED  # the entry is left
+
+        summary = await run_fallback(context)
+        assert (summary.status, summary.recovered, summary.delays_updated) == ("done", 1, 0)
+        assert summary.stale_rescheduled == 0
+        assert await metadata_of(context, order_id) == {}
+        job = await queue.getJob(capture_job_id(order_id))
+        assert job is not None and job.data["order_id"] == order_id
+        assert await context.queue.job_state(order_id) is JobState.DELAYED
+        order = await order_row(context, order_id)
+        assert (
+            abs(await job_due_ms(context, order_id) - order.capture_due_at.timestamp() * 1000)
+            < 1000
+        )
+
+
 async def test_completed_job_of_a_captured_but_flagged_order_just_clears_the_flag(
     app_against: AppAgainst, fresh_database_url: str, server: RedisServer
 ) -> None:

@@ -229,10 +229,10 @@ async def _reconcile(
                 summary.delays_updated += 1
             else:
                 moved_away.append(by_id[order_id])
-    if moved_away:
-        # The delayed job ran or vanished (Redis restarted) since its state was read: settle
-        # those orders again, so a flag is only cleared once Redis holds a job.
-        await _reconcile(context, moved_away, summary, now, flagged=False)
+    # Not delayed after all: the job ran since its state was read, or it is gone (Redis
+    # restarted, or only its delayed entry was left). Adding it again settles every case: the add
+    # is ignored for a job that exists, and a flag is only cleared once Redis holds a job.
+    await context.queue.schedule_many((o.id, o.reference, due_time(o, now)) for o in moved_away)
     # Redis has confirmed every job of this batch (each call above returned): clear the flags.
     if flagged:
         done = [o for o in batch if actions[o.id] is not Action.SKIP]
