@@ -14,15 +14,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 import uvicorn
 
+from surecapture import metrics
 from surecapture.config import Settings, SettingsError, load_settings
 from surecapture.db import embedded, migrate
 from surecapture.db.engine import build_engine, build_sessionmaker
 from surecapture.jobs.fallback_capture import Summary
 from surecapture.logging import configure_logging
+from surecapture.services.seed import seed as seed_catalog
 
 if TYPE_CHECKING:
+    from prometheus_client.registry import Collector
+
     from surecapture.context import Context
-from surecapture.services.seed import seed as seed_catalog
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False
@@ -142,7 +145,7 @@ async def _run_worker(settings: Settings) -> None:
 
         return stop
 
-    await _run_until_signalled(settings, start)
+    await _run_until_signalled(settings, start, metrics.WORKER_METRICS)
 
 
 @app.command()
@@ -160,16 +163,19 @@ async def _run_scheduler(settings: Settings) -> None:
         runner.start()
         return runner.close
 
-    await _run_until_signalled(settings, start)
+    await _run_until_signalled(settings, start, metrics.SCHEDULER_METRICS)
 
 
 Stop = Callable[[], Awaitable[None]]
 
 
 async def _run_until_signalled(
-    settings: Settings, start: Callable[[Context], Awaitable[Stop]]
+    settings: Settings,
+    start: Callable[[Context], Awaitable[Stop]],
+    own_metrics: tuple[Collector, ...],
 ) -> None:
-    """Wire the service, start one part of it, run until SIGTERM or SIGINT, stop it, close."""
+    """Wire the service, start one part of it (and its `/metrics` on METRICS_PORT, if set), run
+    until SIGTERM or SIGINT, stop it, close."""
     from surecapture.context import build_context
 
     signalled = asyncio.Event()
@@ -177,11 +183,25 @@ async def _run_until_signalled(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, signalled.set)
     context = build_context(settings)
+    stop_metrics = None
     try:
+        if settings.metrics_port:
+            try:
+                stop_metrics = metrics.serve_own(own_metrics, settings.host, settings.metrics_port)
+            except OSError as exc:
+                typer.echo(
+                    f"surecapture: METRICS_PORT {settings.metrics_port} on {settings.host}: "
+                    f"{exc.strerror or exc}",
+                    err=True,
+                )
+                raise typer.Exit(2) from None
+            log.info("metrics on http://%s:%d/metrics", settings.host, settings.metrics_port)
         stop = await start(context)
         await signalled.wait()
         await stop()
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         await context.close()
 
 

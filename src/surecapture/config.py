@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     store_cors: Annotated[list[str], NoDecode] = ["http://localhost:8000", "http://localhost:3000"]
     host: str = "127.0.0.1"
     port: int = Field(9000, ge=1, le=65535)
+    metrics_port: int | None = Field(None, ge=1, le=65535)
     log_level: str = "INFO"
     data_dir: str = ".surecapture"
 

@@ -1,8 +1,12 @@
-"""Prometheus metrics. Process-wide, as prometheus-client intends; `/metrics` exposes them."""
+"""Prometheus metrics. Process-wide, as prometheus-client intends. The API's `/metrics` exposes
+them all; a `worker` or `scheduler` process serves its own on `METRICS_PORT` (`serve_own`)."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Enum, Gauge, Histogram
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram, start_http_server
+from prometheus_client.registry import Collector
 
 ORDERS_PLACED = Counter("surecapture_orders_placed", "Orders placed through checkout")
 ORDERS_FLAGGED = Counter(
@@ -22,6 +26,11 @@ OVERDUE_CAPTURE_AGE = Gauge(
     "surecapture_overdue_capture_seconds",
     "How long ago the oldest authorized order's capture fell due (0 when none is overdue), "
     "at each scrape: a capture job lost with no one noticing shows here",
+)
+CAPTURE_FAILED_ORDERS = Gauge(
+    "surecapture_capture_failed_orders",
+    "Orders whose capture failed for good (payment_status capture_failed), at each scrape: "
+    "money not collected until someone settles them",
 )
 REDIS_UP = Gauge("surecapture_redis_up", "1 when the last Redis call succeeded, 0 when it failed")
 REDIS_BREAKER = Enum(
@@ -46,3 +55,23 @@ FALLBACK_ORDERS = Counter(
     "Orders the fallback job acted on: recovered (flagged), stale, failed_retried",
     ["kind"],
 )
+
+WORKER_METRICS: tuple[Collector, ...] = (CAPTURES,)
+SCHEDULER_METRICS: tuple[Collector, ...] = (FALLBACK_RUNS, FALLBACK_SECONDS, FALLBACK_ORDERS)
+
+
+def serve_own(families: tuple[Collector, ...], host: str, port: int) -> Callable[[], None]:
+    """Serve `/metrics` with only `families`, the ones this process updates: the rest would
+    export values it never sets (`surecapture_redis_up` 0 from a worker would read as Redis
+    down). Returns the function that stops the server."""
+    registry = CollectorRegistry()
+    for family in families:
+        registry.register(family)
+    server, thread = start_http_server(port, addr=host, registry=registry)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+    return stop

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -62,11 +64,12 @@ async def test_api_and_worker_as_separate_processes(
     fresh_database_url: str, publishable_key: str, tmp_path: Path
 ) -> None:
     env = env_for(fresh_database_url, publishable_key)
+    metrics_port = free_port()
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
         worker = subprocess.Popen(
             [sys.executable, "-m", "surecapture", "worker"],
-            env=env,
+            env={**env, "METRICS_PORT": str(metrics_port)},
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -78,10 +81,72 @@ async def test_api_and_worker_as_separate_processes(
                 cart = await storefront.ready_cart(client)
                 order = (await storefront.complete(client, cart["id"]))["order"]
             await wait_captured(url, order["id"])
+        # The worker's own /metrics counts the capture it made (the API's cannot see it).
+        captured = 'surecapture_captures_total{outcome="captured"} 1.0'
+        scrape = await eventually(lambda: _scrape(metrics_port, captured))
     finally:
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0, log.read_text()
     assert "capture worker stopping" in log.read_text()
+    assert "surecapture_redis_up" not in scrape and "redis_outage_impact" not in scrape
+
+
+def test_scheduler_serves_only_its_own_metrics(database_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS,
+        "QUEUE_PREFIX": queue_prefix(),
+        "METRICS_PORT": str(port),
+    }
+    log = tmp_path / "scheduler.log"
+    with log.open("wb") as out:
+        scheduler = subprocess.Popen(
+            [sys.executable, "-m", "surecapture", "scheduler"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        scrape = asyncio.run(eventually(lambda: _scrape(port), within=60))
+    finally:
+        scheduler.send_signal(signal.SIGTERM)
+        assert scheduler.wait(timeout=30) == 0, log.read_text()
+    assert "# TYPE surecapture_fallback_runs_total counter" in scrape
+    assert "surecapture_fallback_seconds_count 0.0" in scrape
+    assert "surecapture_redis_up" not in scrape and "surecapture_captures" not in scrape
+
+
+async def _scrape(port: int, containing: str = "") -> str | None:
+    """The process's /metrics once it answers and shows `containing`."""
+    try:
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    except httpx.TransportError:
+        return None
+    return text if containing in text else None
+
+
+def test_a_metrics_port_in_use_stops_start_up_with_one_clear_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "DATABASE_URL": database_url, "METRICS_PORT": str(port)}
+        run = subprocess.run(
+            [sys.executable, "-m", "surecapture", "worker"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stderr.strip().splitlines() == [
+        f"surecapture: METRICS_PORT {port} on 127.0.0.1: Address already in use"
+    ]
 
 
 def test_bad_redis_url_stops_start_up_with_one_clear_line(database_url: str) -> None:

@@ -238,6 +238,12 @@ async def test_health_metrics_and_admin_show_the_outage(
                 .values(capture_due_at=datetime.now(UTC) - timedelta(minutes=20))
             )
         overdue = gauge((await client.get("/metrics")).text, "surecapture_overdue_capture_seconds")
+        # Its capture failed for good: counted as such, and no longer as overdue.
+        async with context.db.begin() as session:
+            await session.execute(
+                update(Order).where(Order.id == order_id).values(payment_status="capture_failed")
+            )
+        failed = (await client.get("/metrics")).text
         client.headers["authorization"] = admin.headers["authorization"]
         listed = await storefront.ok(
             await client.get("/admin/orders", params={"needs_recovery": "true"})
@@ -250,6 +256,9 @@ async def test_health_metrics_and_admin_show_the_outage(
     assert gauge(scrape, "surecapture_overdue_capture_seconds") == 0
     assert 0 < gauge(scrape, "surecapture_oldest_flagged_order_age_seconds") < 60
     assert 1200 <= overdue < 1260
+    assert gauge(scrape, "surecapture_capture_failed_orders") == 0
+    assert gauge(failed, "surecapture_capture_failed_orders") == 1
+    assert gauge(failed, "surecapture_overdue_capture_seconds") == 0
 
 
 def gauge(scrape: str, name: str) -> float:

@@ -43,15 +43,15 @@ async def health(context: ContextDep) -> JSONResponse:
 @router.get("/metrics", include_in_schema=False)
 async def prometheus_metrics(context: ContextDep) -> Response:
     try:
-        metrics.REDIS_OUTAGE_IMPACT.set(await context.orders.count_flagged())
-        oldest = await context.orders.oldest_flagged_at()
-        age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
-        metrics.OLDEST_FLAGGED_AGE.set(age)
-        due = await context.orders.oldest_due_authorized()
+        gauges = await context.orders.gauges()
         now = datetime.now(UTC)
+        oldest, due = gauges.oldest_flagged_at, gauges.oldest_due_authorized
+        metrics.REDIS_OUTAGE_IMPACT.set(gauges.flagged)
+        metrics.OLDEST_FLAGGED_AGE.set((now - oldest).total_seconds() if oldest else 0.0)
         metrics.OVERDUE_CAPTURE_AGE.set(max(0.0, (now - due).total_seconds()) if due else 0.0)
+        metrics.CAPTURE_FAILED_ORDERS.set(gauges.capture_failed)
     except Exception:
-        # The gauge keeps its last value; the scrape must not fail because Postgres did.
+        # The gauges keep their last values; the scrape must not fail because Postgres did.
         log.warning("order gauges (redis_outage_impact …) not refreshed: Postgres unavailable")
     await context.redis_status()
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -44,6 +44,14 @@ class OrderFilters:
     created_before: datetime | None = None
 
 
+@dataclass(frozen=True)
+class OrderGauges:
+    flagged: int  # orders flagged needs_recovery
+    oldest_flagged_at: datetime | None
+    oldest_due_authorized: datetime | None  # the earliest due time of an uncaptured order
+    capture_failed: int
+
+
 def needs_recovery_clause() -> ColumnElement[bool]:
     """Matches the partial index `ix_orders_needs_recovery` exactly, so Postgres can use it."""
     clause: ColumnElement[bool] = Order.metadata_["needs_recovery"].astext == "true"
@@ -101,21 +109,26 @@ class OrderService:
         async with self._db() as session:
             return await session.scalar(select(func.count()).where(needs_recovery_clause())) or 0
 
-    async def oldest_flagged_at(self) -> datetime | None:
+    async def gauges(self) -> OrderGauges:
+        """What the order gauges show, in one statement: each figure is a subquery of its own,
+        so each reads its own index (the flag's, or payment status and due time) and none
+        scans the table."""
+        statement = select(
+            select(func.count()).where(needs_recovery_clause()).scalar_subquery(),
+            select(func.min(Order.created_at)).where(needs_recovery_clause()).scalar_subquery(),
+            select(func.min(Order.capture_due_at))
+            .where(Order.payment_status == "authorized")
+            .scalar_subquery(),
+            select(func.count()).where(Order.payment_status == "capture_failed").scalar_subquery(),
+        )
         async with self._db() as session:
-            oldest: datetime | None = await session.scalar(
-                select(func.min(Order.created_at)).where(needs_recovery_clause())
-            )
-        return oldest
-
-    async def oldest_due_authorized(self) -> datetime | None:
-        """The earliest capture due time among orders still authorized (through the index on
-        payment status and due time)."""
-        async with self._db() as session:
-            due: datetime | None = await session.scalar(
-                select(func.min(Order.capture_due_at)).where(Order.payment_status == "authorized")
-            )
-        return due
+            row = (await session.execute(statement)).one()
+        return OrderGauges(
+            flagged=row[0],
+            oldest_flagged_at=row[1],
+            oldest_due_authorized=row[2],
+            capture_failed=row[3],
+        )
 
     async def update_orders(self, updates: Sequence[OrderUpdate]) -> int:
         """Merge each update's metadata into its order. Postgres computes the new value
