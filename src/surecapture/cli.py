@@ -248,6 +248,7 @@ def place_order(
 
     settings = _settings()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request is noise here
+    key = key or settings.publishable_api_key  # from a .env file too
     if not key:
         typer.echo(
             "surecapture: a publishable key is needed: --key or PUBLISHABLE_API_KEY", err=True

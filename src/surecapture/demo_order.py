@@ -26,6 +26,12 @@ async def _step(
     return body
 
 
+def _first(items: list[dict[str, Any]], what: str) -> dict[str, Any]:
+    if not items:
+        raise DemoOrderError(f"{what}: none in the store (run `surecapture seed`)")
+    return items[0]
+
+
 async def ready_cart(
     client: httpx.AsyncClient, *, currency: str | None = None, quantity: int = 1
 ) -> dict[str, Any]:
@@ -38,7 +44,7 @@ async def ready_cart(
     products = await _step(
         client, "products", "GET", "/store/products", params={"region_id": region["id"]}
     )
-    variant = products["products"][0]["variants"][0]["id"]
+    variant = _first(_first(products["products"], "products")["variants"], "variants")["id"]
     body = {"region_id": region["id"]}
     cart_id = (await _step(client, "cart", "POST", "/store/carts", json=body))["cart"]["id"]
     cart = f"/store/carts/{cart_id}"
@@ -49,7 +55,7 @@ async def ready_cart(
         "last_name": "Lovelace",
         "address_1": "1 Main St",
         "city": "Town",
-        "country_code": region["countries"][0]["iso_2"],
+        "country_code": _first(region["countries"], "countries")["iso_2"],
         "postal_code": "12345",
     }
     body = {"email": "ada@example.com", "shipping_address": address}
@@ -57,7 +63,7 @@ async def ready_cart(
     options = await _step(
         client, "shipping options", "GET", "/store/shipping-options", params={"cart_id": cart_id}
     )
-    body = {"option_id": options["shipping_options"][0]["id"]}
+    body = {"option_id": _first(options["shipping_options"], "shipping options")["id"]}
     await _step(client, "shipping method", "POST", f"{cart}/shipping-methods", json=body)
     body = {"cart_id": cart_id}
     collection = await _step(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,13 +17,16 @@ pytestmark = pytest.mark.e2e
 KEY = "pk_" + "0" * 64
 
 
-def place_order(*args: str, key: str | None = KEY) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "PUBLISHABLE_API_KEY"}
+def place_order(
+    *args: str, key: str | None = KEY, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)  # without PUBLISHABLE_API_KEY: the autouse _clean_environ drops it
     if key:
         env["PUBLISHABLE_API_KEY"] = key
     return subprocess.run(
         [sys.executable, "-m", "surecapture", "place-order", *args],
         env=env,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
@@ -54,3 +58,10 @@ def test_against_the_running_service_it_prints_the_order_id(server: Server) -> N
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("order_")
     assert run.stderr.startswith("authorized, total")
+
+
+def test_the_key_may_come_from_a_dot_env_file(server: Server, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"PUBLISHABLE_API_KEY={server.publishable_key}\n")
+    run = place_order("--url", server.url, key=None, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("order_")
