@@ -103,13 +103,12 @@ class PaymentCaptureQueue:
         await self.breaker.call(lambda: self.queue.add(job["name"], job["data"], job["opts"]))
         return str(job["opts"]["jobId"])
 
-    async def schedule_many(self, captures: Iterable[tuple[str, str, datetime]]) -> list[str]:
+    async def schedule_many(self, captures: Iterable[tuple[str, str, datetime]]) -> None:
         """`schedule_payment_capture` for many orders in one round trip (a MULTI pipeline);
         (order_id, reference, due_at) each. Same rule: existing job ids are left as they are."""
         jobs = [self._job(*capture) for capture in captures]
         if jobs:
             await self.breaker.call(lambda: self.queue.addBulk(jobs))
-        return [str(job["opts"]["jobId"]) for job in jobs]
 
     async def ping(self) -> None:
         """Ask Redis itself, even while the breaker is open (the fallback job's own check); an

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.base import ExecutableOption
 
 from surecapture.db.models import (
     Address,
@@ -50,8 +52,14 @@ class CartChanges:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-async def load_cart(session: AsyncSession, cart_id: str, *, for_update: bool = False) -> Cart:
-    query = select(Cart).where(Cart.id == cart_id)
+async def load_cart(
+    session: AsyncSession,
+    cart_id: str,
+    *,
+    for_update: bool = False,
+    options: Sequence[ExecutableOption] = (),
+) -> Cart:
+    query = select(Cart).where(Cart.id == cart_id).options(*options)
     if for_update:
         query = query.with_for_update()
     cart = await session.scalar(query)

@@ -28,11 +28,11 @@ from surecapture.db.models import (
     PaymentSession,
     ProductVariant,
 )
-from surecapture.errors import InsufficientInventory, InvalidData, NotFound, PaymentError
+from surecapture.errors import InsufficientInventory, InvalidData, PaymentError
 from surecapture.events import ORDER_PLACED, EventBus
 from surecapture.ids import new_id
 from surecapture.payments.registry import ProviderRegistry
-from surecapture.services.carts import ADDRESS_FIELDS, cart_total
+from surecapture.services.carts import ADDRESS_FIELDS, cart_total, load_cart
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +42,14 @@ VALID_SESSION_STATUSES = {"pending", "requires_more", "authorized", "captured"}
 @dataclass(frozen=True)
 class Completed:
     order_id: str
-    created: bool = False
     # The order just placed, whole (its items, addresses, payments and collection were all
-    # written or read in the transaction): the answer needs no second read.
+    # written or read in the transaction): the answer needs no second read. None when the cart
+    # had its order already.
     order: Order | None = None
+
+    @property
+    def created(self) -> bool:
+        return self.order is not None
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ async def complete_cart(
     capture_delay: timedelta,
 ) -> Completed | PaymentFailed:
     try:
-        result, placed = await _complete(db, providers, cart_id, capture_delay)
+        result = await _complete(db, providers, cart_id, capture_delay)
     except IntegrityError:
         # Another transaction made this cart's order between our lock and insert (only possible
         # if a writer bypassed the lock); the database kept it to one order, so return that one.
@@ -73,7 +77,8 @@ async def complete_cart(
         if order_id is None:
             raise
         return Completed(order_id)
-    if placed:
+    placed = result.order if isinstance(result, Completed) else None
+    if placed is not None:
         metrics.ORDERS_PLACED.inc()
         await bus.publish(
             ORDER_PLACED,
@@ -92,14 +97,14 @@ async def _complete(
     providers: ProviderRegistry,
     cart_id: str,
     capture_delay: timedelta,
-) -> tuple[Completed | PaymentFailed, Order | None]:
+) -> Completed | PaymentFailed:
     session_id: str | None = None
     try:
         async with db.begin() as session:
             cart = await _locked_cart(session, cart_id)
             existing = await session.scalar(select(Order.id).where(Order.cart_id == cart.id))
             if existing is not None:
-                return Completed(existing), None
+                return Completed(existing)
             payment_session = _validate(cart)
             session_id = payment_session.id
             await _reserve_inventory(session, cart)
@@ -114,13 +119,11 @@ async def _complete(
             order = _build_order(
                 cart, payment_session, authorization.reference, total, capture_delay
             )
-            assert cart.payment_collection is not None
-            order.payment_collection = cart.payment_collection
             session.add(order)
             payment_session.status = "authorized"
             payment_session.authorized_at = order.created_at
             payment_session.data = {**payment_session.data, **authorization.data}
-            cart.payment_collection.status = "authorized"
+            order.payment_collection.status = "authorized"
             cart.completed_at = order.created_at
             await session.flush()
     except PaymentError as exc:
@@ -130,33 +133,30 @@ async def _complete(
             failed = await session.get(PaymentSession, session_id)
             if failed is not None:
                 failed.status = "error"
-        return PaymentFailed(cart_id, exc.message), None
+        return PaymentFailed(cart_id, exc.message)
     log.info(
         "order %s placed for cart %s, capture due %s",
         order.id,
         cart_id,
         order.capture_due_at.isoformat(),
     )
-    return Completed(order.id, created=True, order=order), order
+    return Completed(order.id, order=order)
 
 
 async def _locked_cart(session: AsyncSession, cart_id: str) -> Cart:
     """The cart row locked, with what an order is made of. The catalog side (region, prices,
     product) is not loaded: `complete` does not read it, and raiseload makes sure of that."""
-    cart = await session.scalar(
-        select(Cart)
-        .where(Cart.id == cart_id)
-        .with_for_update()
-        .options(
+    return await load_cart(
+        session,
+        cart_id,
+        for_update=True,
+        options=(
             raiseload(Cart.region),
             selectinload(Cart.items)
             .selectinload(CartLineItem.variant)
             .options(raiseload(ProductVariant.prices), raiseload(ProductVariant.product)),
-        )
+        ),
     )
-    if cart is None:
-        raise NotFound(f"Cart with id '{cart_id}' not found")
-    return cart
 
 
 def _validate(cart: Cart) -> PaymentSession:
@@ -230,7 +230,7 @@ def _build_order(
         shipping_subtotal=sum(method.amount for method in cart.shipping_methods),
         total=total,
         metadata_={},
-        payment_collection_id=cart.payment_collection.id,
+        payment_collection=cart.payment_collection,
         payment_status="authorized",
         payment_provider_id=payment_session.provider_id,
         payment_reference=reference,
