@@ -18,7 +18,6 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from surecapture.db import migrate
-from surecapture.db.engine import build_engine, build_sessionmaker
 from surecapture.db.models import (
     Cart,
     Order,
@@ -27,7 +26,7 @@ from surecapture.db.models import (
     SalesChannel,
 )
 from surecapture.ids import new_id
-from surecapture.services.seed import seed
+from surecapture.services.seed import seed_database
 
 POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
 BENCH_KEY = "pk_" + "be" * 32
@@ -64,9 +63,7 @@ async def scratch_database() -> AsyncIterator[str]:
     url = f"{POSTGRES.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
     try:
         await asyncio.to_thread(migrate.upgrade, url)
-        engine = build_engine(url, pool_size=1)
-        await seed(build_sessionmaker(engine), publishable_key=BENCH_KEY)
-        await engine.dispose()
+        await seed_database(url, publishable_key=BENCH_KEY)
         yield url
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

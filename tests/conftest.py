@@ -17,8 +17,7 @@ from surecapture.app import create_app
 from surecapture.config import Settings, load_settings
 from surecapture.context import Context
 from surecapture.db import migrate
-from surecapture.db.engine import build_engine, build_sessionmaker
-from surecapture.services.seed import seed
+from surecapture.services.seed import seed_database
 from tests.fakes.fake_posthog import fake_posthog_fixture  # noqa: F401
 from tests.fakes.fake_stripe import fake_stripe_fixture, stripe_provider_fixture  # noqa: F401
 
@@ -62,12 +61,7 @@ async def database_url() -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 async def publishable_key(database_url: str) -> str:
-    engine = build_engine(database_url, pool_size=1)
-    try:
-        result = await seed(build_sessionmaker(engine), publishable_key=None)
-    finally:
-        await engine.dispose()
-    return result.publishable_key
+    return (await seed_database(database_url, publishable_key=None)).publishable_key
 
 
 @pytest.fixture(scope="session")
@@ -79,9 +73,7 @@ async def database_template(database_url: str, publishable_key: str) -> AsyncIte
     url = f"{POSTGRES.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
     try:
         await asyncio.to_thread(migrate.upgrade, url)
-        engine = build_engine(url, pool_size=1)
-        await seed(build_sessionmaker(engine), publishable_key=publishable_key)
-        await engine.dispose()
+        await seed_database(url, publishable_key=publishable_key)
         yield name
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

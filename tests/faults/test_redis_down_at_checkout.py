@@ -22,6 +22,7 @@ from surecapture.db.models import Order
 from surecapture.events import ORDER_PLACED
 from surecapture.lib.payment_capture_queue import JobState
 from tests import storefront
+from tests.conftest import ADMIN_TOKEN
 from tests.faults.conftest import Stack, metadata_of
 from tests.ready_carts import insert_ready_carts
 from tests.redis_tools import (
@@ -214,7 +215,7 @@ async def test_alert_line_when_more_than_ten_orders_are_flagged(
 
 
 async def test_health_metrics_and_admin_show_the_outage(
-    app_against: AppAgainst, fresh_database_url: str, admin: httpx.AsyncClient
+    app_against: AppAgainst, fresh_database_url: str
 ) -> None:
     # A database of its own: on the shared one, another process's fallback run may recover
     # flagged orders between this test's scrape and its count.
@@ -244,7 +245,7 @@ async def test_health_metrics_and_admin_show_the_outage(
                 update(Order).where(Order.id == order_id).values(payment_status="capture_failed")
             )
         failed = (await client.get("/metrics")).text
-        client.headers["authorization"] = admin.headers["authorization"]
+        client.headers["authorization"] = f"Bearer {ADMIN_TOKEN}"
         listed = await storefront.ok(
             await client.get("/admin/orders", params={"needs_recovery": "true"})
         )

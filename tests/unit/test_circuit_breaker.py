@@ -218,8 +218,10 @@ async def test_the_background_probe_never_reopens_a_breaker_something_else_close
         await breaker.call(redis)
     redis.error = None
     assert await breaker.probe(redis) == "PONG"  # e.g. the fallback job's own PING
-    for _ in range(10):
-        await asyncio.sleep(0.01)  # several cool-downs: the probe task wakes and must stand down
-        assert await breaker.call(redis) == "PONG"
+    # The probe task wakes after its cool-down and must stand down: had it probed, it would
+    # hang on the gate and this wait would time out.
+    assert breaker._prober is not None
+    await asyncio.wait_for(breaker._prober, timeout=5)
+    assert await breaker.call(redis) == "PONG"
     assert ping.calls == 0
     await breaker.aclose()

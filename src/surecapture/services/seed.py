@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from surecapture.db.engine import build_engine, build_sessionmaker
 from surecapture.db.models import (
     Country,
     Product,
@@ -68,6 +69,15 @@ async def seed(db: async_sessionmaker[AsyncSession], *, publishable_key: str | N
             store = await _catalog(session)
         token = await _ensure_key(session, publishable_key, store.default_sales_channel_id)
     return SeedResult(token, created)
+
+
+async def seed_database(url: str, *, publishable_key: str | None) -> SeedResult:
+    """`seed` on the database at `url`, through an engine of its own for the while."""
+    engine = build_engine(url, pool_size=1)
+    try:
+        return await seed(build_sessionmaker(engine), publishable_key=publishable_key)
+    finally:
+        await engine.dispose()
 
 
 async def _catalog(session: AsyncSession) -> Store:
