@@ -16,9 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -30,7 +29,7 @@ from bench.setup import BENCH_KEY, machine, scratch_database
 from surecapture.db.engine import build_engine, build_sessionmaker
 from tests.ready_carts import insert_ready_carts
 from tests.redis_tools import free_port, redis_server, silent_proxy, unaccepting_listener
-from tests.waiting import wait_until_healthy
+from tests.servers import running_server
 
 MODES = ("up", "refused", "connect-hang", "read-hang")
 ROUNDS = 3
@@ -39,28 +38,16 @@ WARMUP = 20
 
 @contextmanager
 def api_process(database_url: str, redis_url: str, workdir: Path, name: str) -> Iterator[str]:
-    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
-        "PORT": str(port),
         "PUBLISHABLE_API_KEY": BENCH_KEY,
-        "QUEUE_PREFIX": f"bench{port}",
+        "QUEUE_PREFIX": f"bench{name}{secrets.token_hex(3)}",
         "LOG_LEVEL": "ERROR",
     }
-    log = (workdir / f"{name}.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "surecapture", "api"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, process, workdir / f"{name}.log")
+    with running_server(env, workdir, workdir / f"{name}.log", command="api") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 async def complete_all(url: str, carts: list[str], concurrency: int) -> tuple[list[float], float]:

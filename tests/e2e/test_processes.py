@@ -15,8 +15,8 @@ import pytest
 
 from tests import storefront
 from tests.conftest import ADMIN_TOKEN, REDIS, queue_prefix
-from tests.e2e.conftest import running_server
 from tests.redis_tools import free_port, redis_server
+from tests.servers import running_server
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ import pytest
 
 from tests import storefront
 from tests.conftest import queue_prefix
-from tests.e2e.conftest import running_server
+from tests.servers import running_server
 
 pytestmark = pytest.mark.e2e
 
