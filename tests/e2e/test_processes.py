@@ -22,6 +22,17 @@ from tests.waiting import eventually
 pytestmark = pytest.mark.e2e
 
 
+def cli(command: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """`surecapture <command>` run to its end, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "surecapture", command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def env_for(database_url: str, publishable_key: str, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
@@ -136,13 +147,7 @@ def test_a_metrics_port_in_use_stops_start_up_with_one_clear_line(
         taken.listen()
         port = taken.getsockname()[1]
         env = {**os.environ, "DATABASE_URL": database_url, "METRICS_PORT": str(port)}
-        run = subprocess.run(
-            [sys.executable, "-m", "surecapture", "worker"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        run = cli("worker", env, timeout=60)
     assert run.returncode == 2, run.stdout + run.stderr
     assert run.stderr.strip().splitlines() == [
         f"surecapture: METRICS_PORT {port} on 127.0.0.1: Address already in use"
@@ -151,13 +156,7 @@ def test_a_metrics_port_in_use_stops_start_up_with_one_clear_line(
 
 def test_bad_redis_url_stops_start_up_with_one_clear_line(database_url: str) -> None:
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": "http://127.0.0.1:6379"}
-    run = subprocess.run(
-        [sys.executable, "-m", "surecapture", "worker"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = cli("worker", env, timeout=60)
     assert run.returncode == 2
     assert run.stderr.strip().splitlines() == [
         "surecapture: Invalid setting REDIS_URL: Value error, not a valid Redis URL "
@@ -179,12 +178,6 @@ def test_recover_runs_the_fallback_once_and_says_what_it_did(
             "REDIS_URL": url,
             "QUEUE_PREFIX": queue_prefix(),
         }
-        run = subprocess.run(
-            [sys.executable, "-m", "surecapture", "recover"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        run = cli("recover", env, timeout=120)
     assert run.returncode == code, run.stdout + run.stderr
     assert f"fallback capture {status}: recovered 0 flagged orders" in run.stdout
