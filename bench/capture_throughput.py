@@ -11,14 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from multiprocessing.connection import Connection
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -27,18 +22,20 @@ from surecapture.config import load_settings
 from surecapture.context import build_context
 from surecapture.db.models import Capture
 from surecapture.workers.payment_capture_worker import PaymentCaptureWorker
-from tests.fakes.fake_stripe import FAKE_API_KEY, FakeStripe
+from tests.fakes.fake_stripe import FAKE_API_KEY
+from tests.fakes.stripe_process import FakeStripeProcess
 
 
 async def run(orders: int, concurrency: int, workers: int) -> None:
     prefix = f"bench{secrets.token_hex(4)}"
     async with scratch_database() as url:
-        with stripe_process(orders) as (stripe_url, references, ledger):
+        with FakeStripeProcess() as stripe:
+            references = stripe.add_payment_intents(orders, amount=4798)
             settings = load_settings(
                 database_url=url,
                 queue_prefix=prefix,
                 stripe_api_key=FAKE_API_KEY,
-                stripe_api_base=stripe_url,
+                stripe_api_base=stripe.url,
                 worker_concurrency=concurrency,
             )
             context = build_context(settings)
@@ -61,8 +58,8 @@ async def run(orders: int, concurrency: int, workers: int) -> None:
                 for worker in runners:
                     await worker.close()
 
-                captures = ledger()
-                per_intent = Counter(intent for intent, _ in captures)
+                captures = [e for e in stripe.ledger() if e.kind == "capture"]
+                per_intent = Counter(e.payment_intent for e in captures)
                 doubled = sum(n > 1 for n in per_intent.values())
                 missing = sum(r not in per_intent for r in references)
                 print(f"machine: {machine()}")
@@ -77,36 +74,6 @@ async def run(orders: int, concurrency: int, workers: int) -> None:
                 for start in range(0, len(keys), 1000):
                     await context.redis.delete(*keys[start : start + 1000])
                 await context.close()
-
-
-@contextmanager
-def stripe_process(intents: int) -> Iterator[tuple[str, list[str], Callable[[], list[Any]]]]:
-    """The fake Stripe in a child process, seeded with `intents` authorized PaymentIntents."""
-    parent, child = multiprocessing.get_context("spawn").Pipe()
-    process = multiprocessing.get_context("spawn").Process(
-        target=_serve_fake_stripe, args=(child, intents), daemon=True
-    )
-    process.start()
-    url, references = parent.recv()
-
-    def ledger() -> list[Any]:
-        parent.send("ledger")
-        captures: list[Any] = parent.recv()
-        return captures
-
-    try:
-        yield url, references, ledger
-    finally:
-        parent.send("stop")
-        process.join(timeout=10)
-
-
-def _serve_fake_stripe(conn: Connection, intents: int) -> None:
-    with FakeStripe() as fake:
-        conn.send((fake.url, [fake.add_payment_intent(amount=4798) for _ in range(intents)]))
-        while (command := conn.recv()) != "stop":
-            if command == "ledger":
-                conn.send(list(fake.captures))
 
 
 async def _captured(context: object) -> int:

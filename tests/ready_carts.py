@@ -21,9 +21,15 @@ from surecapture.db.models import (
 from surecapture.ids import new_id
 
 
-async def insert_ready_carts(db: async_sessionmaker[AsyncSession], count: int) -> list[str]:
+async def insert_ready_carts(
+    db: async_sessionmaker[AsyncSession],
+    count: int,
+    *,
+    provider_id: str = "pp_system_default",
+    data: dict[str, str] | None = None,
+) -> list[str]:
     """`count` USD carts, each with one item, an address, a shipping method and a pending
-    system payment session; returns their ids."""
+    payment session (the system provider's unless told); returns their ids."""
     async with db() as session:
         region = await session.scalar(select(Region).where(Region.currency_code == "usd"))
         assert region is not None
@@ -99,11 +105,11 @@ async def insert_ready_carts(db: async_sessionmaker[AsyncSession], count: int) -
             {
                 "id": new_id("payses"),
                 "payment_collection_id": collection_id,
-                "provider_id": "pp_system_default",
+                "provider_id": provider_id,
                 "amount": total,
                 "currency_code": "usd",
                 "status": "pending",
-                "data": {},
+                "data": data or {},
                 "context": {},
             }
         )

@@ -73,6 +73,16 @@ class RecordedRequest:
     params: dict[str, str]
 
 
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One thing that happened to a card: an authorization, a capture or a void."""
+
+    payment_intent: str
+    kind: Literal["authorize", "capture", "cancel"]
+    amount: int
+    at: float  # time.time() when the fake applied it
+
+
 @dataclass
 class _Fault:
     kind: Literal["decline", "fail", "hang", "hang_after_apply"]
@@ -107,6 +117,8 @@ class FakeStripe:
         self._stopping = threading.Event()
         self._intents: dict[str, dict[str, Any]] = {}
         self._captures: list[tuple[str, int]] = []
+        self._ledger: list[LedgerEntry] = []
+        self._hanging = 0  # requests applied and now holding back their answer
         self._requests: list[RecordedRequest] = []
         self._replays: list[str] = []
         self._idempotent: dict[str, tuple[str, str, list[tuple[str, str]], _Response]] = {}
@@ -164,6 +176,18 @@ class FakeStripe:
         with self._lock:
             return list(self._captures)
 
+    @property
+    def ledger(self) -> list[LedgerEntry]:
+        """Every authorization, capture and void that happened, in order, with its time."""
+        with self._lock:
+            return list(self._ledger)
+
+    @property
+    def hanging(self) -> int:
+        """How many requests are applied and holding back their answer right now."""
+        with self._lock:
+            return self._hanging
+
     def captures_for(self, payment_intent_id: str) -> list[int]:
         with self._lock:
             return [amount for pi, amount in self._captures if pi == payment_intent_id]
@@ -202,6 +226,7 @@ class FakeStripe:
             intent["status"] = status
             if status == "requires_capture":
                 intent["amount_capturable"] = amount
+                self._record(intent["id"], "authorize", amount)
             if status == "succeeded":
                 intent["amount_received"] = amount
             return str(intent["id"])
@@ -317,7 +342,13 @@ class FakeStripe:
             )
 
         if fault is not None and fault.kind == "hang_after_apply":
-            self._stopping.wait(fault.seconds)
+            with self._lock:
+                self._hanging += 1
+            try:
+                self._stopping.wait(fault.seconds)
+            finally:
+                with self._lock:
+                    self._hanging -= 1
         handler.reply(response, idempotency_key=key, replayed=replayed)
 
     def _apply_idempotently(
@@ -430,10 +461,12 @@ class FakeStripe:
         elif capture_method == "manual":
             intent["status"] = "requires_capture"
             intent["amount_capturable"] = amount
+            self._record(intent["id"], "authorize", amount)
         else:
             intent["status"] = "succeeded"
             intent["amount_received"] = amount
-            self._captures.append((intent["id"], amount))
+            self._record(intent["id"], "authorize", amount)
+            self._record(intent["id"], "capture", amount)
         return _Response(200, _copy(intent))
 
     def _capture(self, intent: dict[str, Any], params: dict[str, str]) -> _Response:
@@ -455,17 +488,27 @@ class FakeStripe:
         intent["status"] = "succeeded"
         intent["amount_received"] = amount
         intent["amount_capturable"] = 0
-        self._captures.append((intent["id"], amount))
+        self._record(intent["id"], "capture", amount)
         return _Response(200, _copy(intent))
 
     def _cancel(self, intent: dict[str, Any], params: dict[str, str]) -> _Response:
         if intent["status"] not in CANCELABLE:
             return self._unexpected_state(intent, "canceled", CANCELABLE)
+        voided = intent["amount_capturable"]
         intent["status"] = "canceled"
         intent["canceled_at"] = int(time.time())
         intent["cancellation_reason"] = params.get("cancellation_reason")
         intent["amount_capturable"] = 0
+        self._record(intent["id"], "cancel", voided)
         return _Response(200, _copy(intent))
+
+    def _record(
+        self, intent_id: str, kind: Literal["authorize", "capture", "cancel"], amount: int
+    ) -> None:
+        # Called with the lock held, from the request being applied.
+        self._ledger.append(LedgerEntry(intent_id, kind, amount, time.time()))
+        if kind == "capture":
+            self._captures.append((intent_id, amount))
 
     def _unexpected_state(
         self, intent: dict[str, Any], verb: str, allowed: tuple[str, ...]
@@ -539,6 +582,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         try:
             self.server.fake._handle(self)
+        except ConnectionError:
+            self.close_connection = True  # the client went away (e.g. killed) before the answer
         except Exception:
             # A bug in the fake must fail the test, not pass for a network error.
             self.server.fake.errors.append(traceback.format_exc())

@@ -13,12 +13,16 @@ def capture(oid: str, amount: int = 4798, at: datetime = DUE + timedelta(seconds
     return LedgerRow(f"ref_{oid}", "capture", amount, at)
 
 
+def void(oid: str) -> LedgerRow:
+    return LedgerRow(f"ref_{oid}", "cancel", 4798, DUE - timedelta(seconds=1))
+
+
 def test_a_clean_run_passes() -> None:
     report = check(
         3,
         ["a", "b", "c"],
         [order("a"), order("b"), order("c", "canceled")],
-        [capture("a"), capture("b")],
+        [capture("a"), capture("b"), void("c")],
     )
     assert report.ok
     assert (report.captured, report.canceled, report.lost, report.doubled) == (2, 1, [], [])
@@ -46,6 +50,7 @@ def test_early_wrong_amount_charged_cancel_and_stuck_flag_are_caught() -> None:
             capture("a", at=DUE - timedelta(seconds=1)),
             capture("b", amount=1),
             capture("c"),
+            void("c"),
             capture("d"),
         ],
     )
@@ -73,3 +78,10 @@ def test_flags_left_in_the_metrics_or_unheard_recoveries_fail_the_run() -> None:
     assert not report.ok
     report.recovered, report.outage_impact = 3, 1
     assert not report.ok
+
+
+def test_a_cancel_that_left_the_card_held_and_an_authorization_without_order_are_caught() -> None:
+    stray = LedgerRow("ref_x", "authorize", 4798, DUE)
+    report = check(1, ["a"], [order("a", "canceled")], [stray])
+    assert not report.ok
+    assert (report.unvoided, report.orphaned) == (["a"], ["ref_x"])

@@ -1,6 +1,7 @@
 """The whole system as a user runs it: `surecapture api`, `worker` and `scheduler` processes
-against a database of the test's own, a redis-server of its own behind a `RedisProxy`, and a
-local PostHog stand-in that receives the recovery events."""
+against a database of the test's own, a redis-server of its own behind a `RedisProxy`, the fake
+Stripe (in a process of its own; every card is authorized and captured there) and a local
+PostHog stand-in that receives the recovery events."""
 
 from __future__ import annotations
 
@@ -20,16 +21,20 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from surecapture.db.engine import build_engine, build_sessionmaker
-from surecapture.db.models import Order, OrderLineItem, Payment, SystemPaymentOperation
+from surecapture.db.models import Order, OrderLineItem, Payment
 from surecapture.services.order_service import needs_recovery_clause
 from tests.conftest import ADMIN_TOKEN, queue_prefix
 from tests.fakes.fake_posthog import FakePostHog
+from tests.fakes.fake_stripe import FAKE_API_KEY
+from tests.fakes.stripe_process import FakeStripeProcess
 from tests.faults.system.invariants import LedgerRow, OrderRow, Report, check
 from tests.faults.system.proxy import RedisProxy
 from tests.redis_tools import RedisServer, free_port
 from tests.waiting import wait_until_healthy
 
 WINDOW_SECONDS = 3
+# How the storefront pays: a card that Stripe authorizes (the fake knows Stripe's test cards).
+PAYMENT_PROVIDER, PAYMENT_DATA = "pp_stripe_stripe", {"payment_method": "pm_card_visa"}
 
 
 @dataclass
@@ -41,6 +46,7 @@ class Cluster:
     redis: RedisServer = field(init=False)
     proxy: RedisProxy = field(init=False)
     posthog: FakePostHog = field(init=False)
+    stripe: FakeStripeProcess = field(init=False)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     api_url: str = ""
 
@@ -48,6 +54,7 @@ class Cluster:
         self.redis = RedisServer(self.workdir, persist=self.redis_persist).start()
         self.proxy = RedisProxy(self.redis.port).start()
         self.posthog = FakePostHog().__enter__()
+        self.stripe = FakeStripeProcess().__enter__()
         self.env = {
             **os.environ,
             "DATABASE_URL": self.database_url,
@@ -57,6 +64,8 @@ class Cluster:
             "ADMIN_API_TOKEN": ADMIN_TOKEN,
             "POSTHOG_API_KEY": "phc_system_test",
             "POSTHOG_HOST": self.posthog.url,
+            "STRIPE_API_KEY": FAKE_API_KEY,
+            "STRIPE_API_BASE": self.stripe.url,
             "CAPTURE_WINDOW_SECONDS": str(WINDOW_SECONDS),
             "CAPTURE_BUFFER_SECONDS": "0",
             "CAPTURE_BACKOFF_MS": "200",
@@ -101,6 +110,7 @@ class Cluster:
         self.proxy.stop()
         self.redis.kill()
         self.posthog.__exit__()
+        self.stripe.__exit__(None, None, None)
 
     def log(self, name: str) -> str:
         return (self.workdir / f"{name}.log").read_text(errors="replace")
@@ -157,12 +167,12 @@ class Cluster:
                         )
                     ).all()
                 ]
-                ledger = [
-                    LedgerRow(r.reference, r.kind, r.amount, r.created_at)
-                    for r in (await session.execute(select(SystemPaymentOperation))).scalars().all()
-                ]
         finally:
             await engine.dispose()
+        ledger = [
+            LedgerRow(e.payment_intent, e.kind, e.amount, datetime.fromtimestamp(e.at, UTC))
+            for e in self.stripe.ledger()
+        ]
         return orders, ledger
 
 

@@ -26,7 +26,7 @@ class OrderRow:
 @dataclass(frozen=True)
 class LedgerRow:
     reference: str
-    kind: str  # authorize, capture, cancel
+    kind: str  # authorize, capture, cancel (the authorization voided)
     amount: int
     at: datetime
 
@@ -46,6 +46,8 @@ class Report:
     wrong_amount: list[str] = field(default_factory=list)
     still_flagged: list[str] = field(default_factory=list)
     half_written: list[str] = field(default_factory=list)
+    unvoided: list[str] = field(default_factory=list)  # canceled, the card still held
+    orphaned: list[str] = field(default_factory=list)  # authorizations no order points to
 
     @property
     def ok(self) -> bool:
@@ -56,6 +58,8 @@ class Report:
             or self.wrong_amount
             or self.still_flagged
             or self.half_written
+            or self.unvoided
+            or self.orphaned
             or self.outage_impact
             or self.recovered != self.flagged
         )
@@ -73,11 +77,13 @@ def check(
     checkouts: int, placed: list[str], orders: list[OrderRow], ledger: list[LedgerRow]
 ) -> Report:
     """`placed`: the order ids `complete` answered. Every one must exist whole, end captured
-    exactly once with its total and not before its due time, or canceled without a capture;
-    none may stay flagged; no cart may have two orders."""
+    exactly once with its total and not before its due time, or canceled with its authorization
+    voided and no capture; none may stay flagged; no cart may have two orders, and no card may
+    be authorized for an order that does not exist."""
     report = Report(checkouts=checkouts, orders=len(orders))
     by_id = {o.id: o for o in orders}
     captures: dict[str, list[LedgerRow]] = {}
+    voided = {row.reference for row in ledger if row.kind == "cancel"}
     for row in ledger:
         if row.kind == "capture":
             captures.setdefault(row.reference, []).append(row)
@@ -98,6 +104,8 @@ def check(
             report.canceled += 1
             if taken:
                 report.doubled.append(order.id)  # charged although canceled
+            if order.reference not in voided:
+                report.unvoided.append(order.id)
         else:
             report.lost.append(order.id)  # neither captured nor canceled at quiescence
         if order.flagged:
@@ -107,4 +115,8 @@ def check(
     report.doubled += [oid for oid, n in Counter(placed).items() if n > 1]
     per_cart = Counter(o.cart_id for o in orders if o.cart_id)
     report.doubled += [o.id for o in orders if o.cart_id and per_cart[o.cart_id] > 1]
+    references = {o.reference for o in orders}
+    report.orphaned += [
+        r.reference for r in ledger if r.kind == "authorize" and r.reference not in references
+    ]
     return report

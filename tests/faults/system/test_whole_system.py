@@ -1,5 +1,6 @@
 """Whole-system fault scenarios: real processes, a storefront load, a fault mid-load, healing,
-quiescence, then the invariants (I1-I5 of design.md) against Postgres and the payment ledger.
+quiescence, then the invariants (I1-I5 of design.md) against Postgres and the fake Stripe's
+ledger.
 
 Each scenario prints one line: checkouts, orders, captured, canceled, flagged, recovered, lost,
 doubled, and the p99 latency of the `complete` calls under way while the fault lasted.
@@ -17,10 +18,18 @@ from pathlib import Path
 import pytest
 
 from surecapture.db.engine import build_engine, build_sessionmaker
-from tests.faults.system.cluster import Cluster, Load, drive, quiescent
+from tests.faults.system.cluster import (
+    PAYMENT_DATA,
+    PAYMENT_PROVIDER,
+    Cluster,
+    Load,
+    drive,
+    quiescent,
+)
 from tests.faults.system.conftest import SCENARIO_LINES
 from tests.postgres_tools import PrivatePostgres
 from tests.ready_carts import insert_ready_carts
+from tests.waiting import eventually
 
 CHECKOUTS = 300
 
@@ -46,7 +55,9 @@ def cluster(fresh_database_url: str, publishable_key: str, tmp_path: Path) -> It
 async def ready_carts(database_url: str, count: int) -> list[str]:
     engine = build_engine(database_url, pool_size=2)
     try:
-        return await insert_ready_carts(build_sessionmaker(engine), count)
+        return await insert_ready_carts(
+            build_sessionmaker(engine), count, provider_id=PAYMENT_PROVIDER, data=PAYMENT_DATA
+        )
     finally:
         await engine.dispose()
 
@@ -74,7 +85,7 @@ class Fault:
         await self.task
 
 
-def held(inject: Callable[[], None], heal: Callable[[], None], seconds: float) -> Fault:
+def held(inject: Callable[[], object], heal: Callable[[], object], seconds: float) -> Fault:
     async def run() -> None:
         await asyncio.to_thread(inject)
         await asyncio.sleep(seconds)  # how long the fault lasts
@@ -164,11 +175,20 @@ async def test_redis_flapping_for_a_minute(cluster: Cluster) -> None:
 
 
 async def test_worker_killed_mid_capture(cluster: Cluster) -> None:
-    def kill_and_replace() -> None:
-        cluster.kill("worker")
-        cluster.start("worker-2")
+    # Stripe applies the next three captures and holds back their answers, so the worker is
+    # killed with cards charged at Stripe that Postgres does not know of yet. The worker that
+    # takes its jobs over must find them captured (same idempotency key) and never charge twice.
+    held_back = 3
 
-    await run_scenario("worker killed", cluster, held(kill_and_replace, lambda: None, 0))
+    async def kill_mid_capture() -> None:
+        await asyncio.to_thread(
+            cluster.stripe.hang_after_apply_next, held_back, seconds=60, endpoint="capture"
+        )
+        await eventually(lambda: asyncio.to_thread(lambda: cluster.stripe.hanging() == held_back))
+        await asyncio.to_thread(cluster.kill, "worker")
+        await asyncio.to_thread(cluster.start, "worker-2")
+
+    await run_scenario("worker killed mid-capture", cluster, Fault(at=60, run=kill_mid_capture))
 
 
 async def test_postgres_restarted_under_load(publishable_key: str, tmp_path: Path) -> None:
