@@ -56,6 +56,32 @@ FALLBACK_ORDERS = Counter(
     ["kind"],
 )
 
+# Every label value the code uses, exported at 0 from the start: a series that first appears
+# with its first increment hides that increment from increase() and rate(), so the first burst
+# of flagged orders after a restart would never fire the alert (Prometheus' advice: initialize
+# the label values you know of).
+FLAG_REASONS = ("redis_failure",)
+CAPTURE_OUTCOMES = (
+    "captured",
+    "already_captured",
+    "canceled",
+    "not_due",
+    "missing",
+    "retryable_error",
+    "declined",
+    "failed",
+)
+FALLBACK_STATUSES = ("done", "already_running", "redis_down", "interrupted")
+FALLBACK_KINDS = ("recovered", "stale", "failed_retried")
+for _reason in FLAG_REASONS:
+    ORDERS_FLAGGED.labels(reason=_reason)
+for _outcome in CAPTURE_OUTCOMES:
+    CAPTURES.labels(outcome=_outcome)
+for _status in FALLBACK_STATUSES:
+    FALLBACK_RUNS.labels(status=_status)
+for _kind in FALLBACK_KINDS:
+    FALLBACK_ORDERS.labels(kind=_kind)
+
 WORKER_METRICS: tuple[Collector, ...] = (CAPTURES,)
 SCHEDULER_METRICS: tuple[Collector, ...] = (FALLBACK_RUNS, FALLBACK_SECONDS, FALLBACK_ORDERS)
 
