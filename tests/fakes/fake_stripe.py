@@ -520,7 +520,7 @@ class FakeStripe:
             f"This PaymentIntent could not be {verb} because it has a status of "
             f"{intent['status']}. Only a PaymentIntent with one of the following statuses may be "
             f"{verb}: {', '.join(allowed)}.",
-            **({"payment_intent": _copy(intent)} if self.embed_intent_in_errors else {}),
+            payment_intent=_copy(intent) if self.embed_intent_in_errors else None,
         )
 
     def _new_intent(
@@ -645,7 +645,11 @@ def _error(
     store: bool = True,
     **extra: Any,
 ) -> _Response:
-    error: dict[str, Any] = {"type": type_, "message": message, **extra}
+    error: dict[str, Any] = {
+        "type": type_,
+        "message": message,
+        **{k: v for k, v in extra.items() if v is not None},
+    }
     if code is not None:
         error["code"] = code
         error["doc_url"] = f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}"

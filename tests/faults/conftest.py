@@ -42,6 +42,8 @@ def app_against(
 
 async def metadata_of(context: Context, order_id: str) -> dict[str, object]:
     async with context.db() as session:
-        value = await session.scalar(select(Order.metadata_).where(Order.id == order_id))
+        value: dict[str, object] | None = await session.scalar(
+            select(Order.metadata_).where(Order.id == order_id)
+        )
     assert value is not None
     return value

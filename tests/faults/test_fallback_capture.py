@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,7 @@ async def test_redis_restarted_empty_gets_every_job_back_and_nothing_is_captured
         await worker.start()
         try:
             for order_id in order_ids:
-                await eventually(lambda o=order_id: _captured(context, o))
+                await eventually(partial(_captured, context, order_id))
         finally:
             await worker.close()
         assert (await run_fallback(context)).stale_rescheduled == 0

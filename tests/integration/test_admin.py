@@ -17,7 +17,8 @@ async def test_admin_needs_the_token(client: httpx.AsyncClient) -> None:
 async def test_orders_filtered_by_needs_recovery(
     admin: httpx.AsyncClient, context: Context
 ) -> None:
-    flagged, plain = [], []
+    flagged: list[str] = []
+    plain: list[str] = []
     for target in (flagged, flagged, plain):
         cart = await storefront.ready_cart(admin)
         target.append((await storefront.complete(admin, cart["id"]))["order"]["id"])
@@ -49,7 +50,7 @@ async def test_orders_filtered_by_status_range_and_paged(admin: httpx.AsyncClien
         placed.append((await storefront.complete(admin, cart["id"]))["order"]["id"])
     end = datetime.now(UTC) + timedelta(microseconds=1)
     window = {"created_after": start.isoformat(), "created_before": end.isoformat()}
-    params = {**window, "payment_status": "authorized", "limit": 2}
+    params: dict[str, str | int] = {**window, "payment_status": "authorized", "limit": 2}
     page1 = await storefront.ok(await admin.get("/admin/orders", params=params))
     page2 = await storefront.ok(await admin.get("/admin/orders", params={**params, "offset": 2}))
     assert page1["count"] == page2["count"] == 3

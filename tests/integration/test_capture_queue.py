@@ -1,7 +1,7 @@
 """The capture queue against the real (shared) Redis, under this run's own key prefix."""
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -52,6 +52,7 @@ async def test_change_delay_moves_a_delayed_job(queue: PaymentCaptureQueue) -> N
     later = datetime.now(UTC) + timedelta(minutes=30)
     assert await queue.change_delay(oid, later) is True
     score = await queue.client.zscore(queue.queue.keys["delayed"], f"capture-{oid}")
+    assert score is not None
     assert abs(int(score) // 0x1000 - later.timestamp() * 1000) < 50
     assert await queue.change_delay(order_id(), later) is False
 
@@ -78,7 +79,7 @@ async def test_job_states_of_a_thousand_orders_take_one_round_trip(
     ids = [order_id() for _ in range(1000)]
     await queue.job_states(ids[:1])  # loads the script once
     calls: list[object] = []
-    original = queue.client.execute_command
+    original: Callable[..., Awaitable[object]] = queue.client.execute_command
 
     async def counting(*args: object, **kwargs: object) -> object:
         calls.append(args[0])

@@ -4,6 +4,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import httpx
@@ -97,7 +98,7 @@ async def test_two_workers_on_one_queue_capture_each_order_once(
     await start_worker(context, concurrency=4)
     await start_worker(context, concurrency=4)
     for order_id in order_ids:
-        await eventually(lambda order_id=order_id: captured(context, order_id))
+        await eventually(partial(captured, context, order_id))
     for order_id in order_ids:
         order = await order_row(context, order_id)
         assert await captures_of(context, order_id) == 1

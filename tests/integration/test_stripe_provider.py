@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
+from typing import cast
 
 import pytest
 import stripe
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from surecapture.errors import CaptureError, Conflict, PaymentError, ServiceUnavailable
 from surecapture.payments.base import PaymentStatus
@@ -19,7 +21,7 @@ from tests.fakes.fake_stripe import (
 )
 
 # Stripe keeps its own ledger; the provider never touches the caller's database session.
-NO_SESSION = None
+NO_SESSION = cast(AsyncSession, None)  # the Stripe provider keeps no rows of its own
 
 
 @pytest.fixture
