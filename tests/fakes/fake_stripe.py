@@ -121,6 +121,7 @@ class FakeStripe:
         self._hanging = 0  # requests applied and now holding back their answer
         self._requests: list[RecordedRequest] = []
         self._replays: list[str] = []
+        self._cut_off = 0  # requests whose client went away before sending the whole body
         self._idempotent: dict[str, tuple[str, str, list[tuple[str, str]], _Response]] = {}
         self._faults: list[_Fault] = []
         self.errors: list[str] = []  # tracebacks of the fake's own crashes; must stay empty
@@ -208,6 +209,12 @@ class FakeStripe:
         """Idempotency keys whose saved answer was replayed instead of executing again."""
         with self._lock:
             return list(self._replays)
+
+    @property
+    def cut_off(self) -> int:
+        """Requests abandoned mid-body by their client: none of them was applied."""
+        with self._lock:
+            return self._cut_off
 
     def requests_to(self, endpoint: Endpoint) -> list[RecordedRequest]:
         return [r for r in self.requests if r.endpoint == endpoint]
@@ -302,7 +309,17 @@ class FakeStripe:
         split = urlsplit(handler.path)
         method = handler.command
         length = int(handler.headers.get("Content-Length") or 0)
-        raw = handler.rfile.read(length).decode() if length else ""
+        body = handler.rfile.read(length) if length else b""
+        if len(body) < length:
+            # The client went away mid-request (a worker killed while sending). A real server
+            # never sees such a request whole, so nothing of it is applied: applying the part
+            # that arrived once captured the full amount and saved its key with no amount, and
+            # the retry's real amount then met an idempotency error.
+            with self._lock:
+                self._cut_off += 1
+            handler.close_connection = True
+            return
+        raw = body.decode()
         if method == "GET":
             raw = split.query
         pairs = parse_qsl(raw, keep_blank_values=True)

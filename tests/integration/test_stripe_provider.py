@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator
 from typing import cast
+from urllib.parse import urlsplit
 
 import pytest
 import stripe
@@ -19,6 +20,7 @@ from tests.fakes.fake_stripe import (
     fake_stripe_fixture,  # noqa: F401  (registers the `fake_stripe` fixture)
     stripe_provider_fixture,  # noqa: F401  (registers the `stripe_provider` fixture)
 )
+from tests.waiting import eventually
 
 # Stripe keeps its own ledger; the provider never touches the caller's database session.
 NO_SESSION = cast(AsyncSession, None)  # the Stripe provider keeps no rows of its own
@@ -294,6 +296,32 @@ async def test_lost_answer_after_stripe_captured_is_retryable_and_never_charges_
     assert fake_stripe.captures_for(reference) == [2000]
     assert len(fake_stripe.requests_to("capture")) == 2
     assert fake_stripe.replays == ["capture-order_1"]
+
+
+async def test_a_capture_cut_off_mid_request_is_not_applied_and_its_retry_captures(
+    stripe_provider: StripeProvider, fake_stripe: FakeStripe
+) -> None:
+    # A worker killed between sending a request's headers and its body: Stripe never sees it.
+    reference = await authorize(stripe_provider)
+    host, port = urlsplit(fake_stripe.url).hostname, urlsplit(fake_stripe.url).port
+    with socket.create_connection((host, port)) as sock:
+        sock.sendall(
+            f"POST /v1/payment_intents/{reference}/capture HTTP/1.1\r\n"
+            f"Host: {host}\r\nAuthorization: Bearer {FAKE_API_KEY}\r\n"
+            "Idempotency-Key: capture-order_1\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 22\r\n\r\n"
+            "amount_to_".encode()
+        )
+
+    async def abandoned() -> bool:
+        return fake_stripe.cut_off == 1
+
+    await eventually(abandoned)
+
+    await capture(stripe_provider, reference, amount=1500)
+
+    assert fake_stripe.captures_for(reference) == [1500]
+    assert fake_stripe.replays == []
 
 
 async def test_lost_request_is_retryable_and_the_retry_captures(
