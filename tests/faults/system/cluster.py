@@ -211,9 +211,15 @@ class Load:
 
     def latencies_between(self, start: float, end: float) -> list[float]:
         """Of the `complete` calls that were under way at some moment between start and end."""
-        return [
-            a.seconds for a in self.attempts if a.started <= end and a.started + a.seconds >= start
-        ]
+        return [a.seconds for a in self.attempts if self._overlaps(a, start, end)]
+
+    def latencies_outside(self, start: float, end: float) -> list[float]:
+        """Of the other `complete` calls: the same load on the same machine, without the fault."""
+        return [a.seconds for a in self.attempts if not self._overlaps(a, start, end)]
+
+    @staticmethod
+    def _overlaps(attempt: Attempt, start: float, end: float) -> bool:
+        return attempt.started <= end and attempt.started + attempt.seconds >= start
 
 
 async def drive(

@@ -64,12 +64,12 @@ class Report:
             or self.recovered != self.flagged
         )
 
-    def line(self, name: str, p99_ms: float) -> str:
+    def line(self, name: str, p99_ms: float, p99_outside_ms: float) -> str:
         return (
             f"[{name}] checkouts {self.checkouts}, orders {self.orders}, captured "
             f"{self.captured}, canceled {self.canceled}, flagged {self.flagged}, recovered "
             f"{self.recovered}, lost {len(self.lost)}, doubled {len(self.doubled)}, "
-            f"p99 complete during the fault {p99_ms:.0f} ms"
+            f"p99 complete during the fault {p99_ms:.0f} ms (outside it {p99_outside_ms:.0f} ms)"
         )
 
 

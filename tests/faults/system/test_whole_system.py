@@ -3,7 +3,8 @@ quiescence, then the invariants (I1-I5 of design.md) against Postgres and the fa
 ledger.
 
 Each scenario prints one line: checkouts, orders, captured, canceled, flagged, recovered, lost,
-doubled, and the p99 latency of the `complete` calls under way while the fault lasted.
+doubled, and the p99 latency of the `complete` calls under way while the fault lasted, beside
+that of the others in the same run (the same load on the same machine, without the fault).
 """
 
 from __future__ import annotations
@@ -119,7 +120,8 @@ async def run_scenario(
     )
     await fault.healed()
     report = await quiescent(cluster, load)
-    line = report.line(name, p99(load.latencies_between(*fault.window)) * 1000)
+    during, outside = load.latencies_between(*fault.window), load.latencies_outside(*fault.window)
+    line = report.line(name, p99(during) * 1000, p99(outside) * 1000)
     SCENARIO_LINES.append(line)
     print("\n" + line)
     statuses = {a.status for a in load.attempts}
