@@ -34,5 +34,10 @@ class EventBus:
                 await handler(data)
             except Exception:
                 log.exception(
-                    "subscriber %s failed for %s %s", handler.__qualname__, event, data.get("id")
+                    "subscriber %s failed for %s %s", _name(handler), event, data.get("id")
                 )
+
+
+def _name(handler: Handler) -> str:
+    # Subscribers are functions or callable objects; only functions have a __qualname__.
+    return getattr(handler, "__qualname__", None) or type(handler).__qualname__

@@ -18,11 +18,15 @@ import pytest
 from sqlalchemy import update
 
 from surecapture.context import Context
+from surecapture.db.engine import build_engine, build_sessionmaker
 from surecapture.db.models import Order
 from surecapture.events import ORDER_PLACED
-from surecapture.lib.payment_capture_queue import JobState
+from surecapture.lib.payment_capture_queue import JobState, PaymentCaptureQueue
+from surecapture.lib.redis import RedisSettings, redis_client
+from surecapture.services.order_service import OrderService
+from surecapture.subscribers.order_placed import OrderPlacedSubscriber
 from tests import storefront
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, queue_prefix
 from tests.faults.conftest import Stack, metadata_of
 from tests.ready_carts import insert_ready_carts
 from tests.redis_tools import (
@@ -278,3 +282,34 @@ async def test_flagged_orders_have_no_job_and_scheduled_ones_do(
             ]["id"]
             assert await context.queue.job_state(fine) is JobState.DELAYED
             assert await metadata_of(context, fine) == {}
+
+
+async def test_redis_and_postgres_both_failing_leave_the_order_to_the_stale_scan(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Redis refuses, and so does the Postgres the flag would be written to (a blip after the
+    # checkout committed): the subscriber must not raise into checkout, and must say so.
+    client = redis_client(RedisSettings(url=f"redis://127.0.0.1:{free_port()}/0"))
+    engine = build_engine(f"postgresql+asyncpg://127.0.0.1:{free_port()}/gone", pool_size=1)
+    subscriber = OrderPlacedSubscriber(
+        PaymentCaptureQueue(client, prefix=queue_prefix()),
+        OrderService(build_sessionmaker(engine)),
+    )
+    try:
+        await subscriber(
+            {
+                "id": "order_both_down",
+                "payment_status": "authorized",
+                "payment_reference": "pi_both_down",
+                "capture_due_at": datetime.now(UTC) + timedelta(minutes=5),
+            }
+        )
+    finally:
+        await client.aclose()
+        await engine.dispose()
+    lines = [r for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert len(lines) == 1, [r.getMessage() for r in caplog.records]
+    message = lines[0].getMessage()
+    assert message.startswith("[CRITICAL][DLQ] Redis unavailable (refused) and order order_both")
+    assert "stale-order scan" in message and lines[0].exc_info
+    assert not subscriber.outage.in_outage  # nothing was flagged, so nothing is counted

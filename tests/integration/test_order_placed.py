@@ -55,6 +55,31 @@ async def test_a_failing_subscriber_does_not_fail_checkout(
     )
 
 
+class BrokenSubscriber:
+    """A callable object, as the real subscribers are: it has no __qualname__ of its own."""
+
+    async def __call__(self, data: dict[str, Any]) -> None:
+        raise RuntimeError("subscriber bug")
+
+
+async def test_a_failing_subscriber_object_is_named_and_does_not_fail_checkout(
+    client: httpx.AsyncClient, context: Context, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = BrokenSubscriber()
+    context.bus.subscribe(ORDER_PLACED, broken)
+    try:
+        cart = await storefront.ready_cart(client)
+        response = await client.post(f"/store/carts/{cart['id']}/complete")
+    finally:
+        context.bus.unsubscribe(ORDER_PLACED, broken)
+    assert response.status_code == 200, response.text
+    order_id = response.json()["order"]["id"]
+    assert any(
+        "BrokenSubscriber" in r.getMessage() and order_id in r.getMessage() and r.exc_info
+        for r in caplog.records
+    )
+
+
 class DecliningProvider:
     id = "pp_decline_test"
 

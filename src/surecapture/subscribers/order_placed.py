@@ -60,14 +60,27 @@ class OrderPlacedSubscriber:
         log.info("capture of order %s scheduled for %s", order_id, data["capture_due_at"])
 
     async def _flag(self, order_id: str, failure: RedisUnavailable) -> None:
+        try:
+            await self._orders.update_orders(
+                [
+                    {
+                        "id": order_id,
+                        "metadata": {"needs_recovery": True, "recovery_reason": RECOVERY_REASON},
+                    }
+                ]
+            )
+        except Exception:
+            # Postgres failed too (a blip, a full pool). The order is committed and authorized
+            # with no capture job, so the fallback job's stale-order scan still schedules it.
+            log.critical(
+                "[CRITICAL][DLQ] Redis unavailable (%s) and order %s could not be flagged "
+                "needs_recovery either; the fallback job's stale-order scan will schedule its "
+                "capture",
+                failure.kind,
+                order_id,
+                exc_info=True,
+            )
+            return
         self.outage.failed(order_id, failure)
-        await self._orders.update_orders(
-            [
-                {
-                    "id": order_id,
-                    "metadata": {"needs_recovery": True, "recovery_reason": RECOVERY_REASON},
-                }
-            ]
-        )
         metrics.ORDERS_FLAGGED.labels(reason=RECOVERY_REASON).inc()
         self.alert.record()
