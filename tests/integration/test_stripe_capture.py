@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 
 from surecapture.context import Context
+from surecapture.money import to_minor
 from tests import storefront
 from tests.fakes.fake_stripe import FakeStripe
 from tests.integration.capture_fixtures import order_row, start_worker, stripe_short
@@ -102,3 +103,37 @@ async def test_cancel_voids_the_payment_intent(
     assert response.status_code == 200
     order = await order_row(context, order_id)
     assert fake.payment_intent(order.payment_reference)["status"] == "canceled"
+
+
+async def test_one_confirmed_payment_intent_pays_for_one_order_only(
+    stripe_short: tuple[httpx.AsyncClient, Context, FakeStripe],
+) -> None:
+    # A storefront sends the id of a PaymentIntent it confirmed itself; sent again for a second
+    # cart of the same total, it must not make a second order (whose capture would find the
+    # intent already captured and record money never collected).
+    client, context, fake = stripe_short
+    first, second = [await storefront.ready_cart(client) for _ in range(2)]
+    assert first["total"] == second["total"]
+    intent = fake.add_payment_intent(amount=to_minor(str(first["total"]), "usd"))
+    for cart in (first, second):
+        await storefront.ok(
+            await client.post(
+                f"/store/payment-collections/{cart['payment_collection']['id']}/payment-sessions",
+                json={"provider_id": "pp_stripe_stripe", "data": {"payment_intent_id": intent}},
+            )
+        )
+
+    placed = await storefront.complete(client, first["id"])
+    refused = await storefront.complete(client, second["id"])
+
+    assert placed["type"] == "order", placed.get("error")
+    assert (await order_row(context, placed["order"]["id"])).payment_reference == intent
+    assert refused["type"] == "cart"
+    assert refused["cart"]["completed_at"] is None
+    assert refused["error"] == {
+        "type": "payment_authorization_error",
+        "name": "Error",
+        "message": (
+            f"Payment authorization failed: payment {intent} already pays for another order"
+        ),
+    }

@@ -26,6 +26,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# Named so that checkout can tell a payment reused for a second order from other conflicts.
+PAYMENT_ONCE = "uq_orders_payment_reference"
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -303,6 +306,9 @@ class Order(Timestamped, Base):
             postgresql_where=text("(metadata ->> 'needs_recovery') = 'true'"),
         ),
         Index("ix_orders_payment_status_due", "payment_status", "capture_due_at"),
+        # One payment pays for one order: a storefront-confirmed PaymentIntent sent for a second
+        # cart would otherwise make an order whose capture finds the intent already succeeded.
+        UniqueConstraint("payment_provider_id", "payment_reference", name=PAYMENT_ONCE),
         CheckConstraint(
             "payment_status IN ('authorized', 'captured', 'canceled', 'capture_failed')",
             name="payment_status_known",

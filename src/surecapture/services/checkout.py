@@ -18,6 +18,7 @@ from sqlalchemy.orm import raiseload, selectinload
 
 from surecapture import metrics
 from surecapture.db.models import (
+    PAYMENT_ONCE,
     Address,
     Cart,
     CartLineItem,
@@ -125,7 +126,15 @@ async def _complete(
             payment_session.data = {**payment_session.data, **authorization.data}
             order.payment_collection.status = "authorized"
             cart.completed_at = order.created_at
-            await session.flush()
+            try:
+                await session.flush()
+            except IntegrityError as exc:
+                if _constraint(exc) != PAYMENT_ONCE:
+                    raise
+                raise PaymentError(
+                    f"Payment authorization failed: payment {authorization.reference} already "
+                    "pays for another order"
+                ) from exc
     except PaymentError as exc:
         # The declined attempt rolled back (inventory included); the cart stays open and its
         # session shows the error, as Medusa answers `{type: "cart", error}`.
@@ -141,6 +150,13 @@ async def _complete(
         order.capture_due_at.isoformat(),
     )
     return Completed(order.id, order=order)
+
+
+def _constraint(exc: IntegrityError) -> str | None:
+    # asyncpg's error (the DBAPI error's cause) names the constraint that was violated.
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    name: str | None = getattr(cause, "constraint_name", None)
+    return name
 
 
 async def _locked_cart(session: AsyncSession, cart_id: str) -> Cart:
