@@ -24,8 +24,12 @@ async def placed(client: httpx.AsyncClient) -> dict[str, Any]:
     return await storefront.complete(client, cart["id"])
 
 
-async def cancel(client: httpx.AsyncClient, order_id: str, token: str | None) -> httpx.Response:
-    headers = {"x-modification-token": token} if token is not None else {}
+async def cancel(
+    client: httpx.AsyncClient, order_id: str, token: str | bytes | None
+) -> httpx.Response:
+    # Text is sent as UTF-8 bytes, as a client may: the server must not assume an ASCII header.
+    raw = token.encode() if isinstance(token, str) else token
+    headers = {b"x-modification-token": raw} if raw is not None else {}
     return await client.post(f"/store/orders/{order_id}/cancel", headers=headers)
 
 
@@ -37,8 +41,21 @@ async def test_the_token_is_handed_out_once(client: httpx.AsyncClient) -> None:
     assert "modification_token" not in again
 
 
-@pytest.mark.parametrize("token", [None, "", "garbage", "1999999999.00", "1999999999."])
-async def test_missing_or_forged_token_is_401(client: httpx.AsyncClient, token: str | None) -> None:
+FORGED: list[str | bytes] = [
+    "",
+    "garbage",
+    "1999999999.00",
+    "1999999999.",
+    b"\xb2.00",  # "²" once decoded (latin-1): a digit to str.isdigit, not to int()
+    "1999999999.\u00e9",  # a signature that is not ASCII
+    "9" * 5000 + ".00",  # longer than int() converts
+]
+
+
+@pytest.mark.parametrize("token", [None, *FORGED])
+async def test_missing_or_forged_token_is_401(
+    client: httpx.AsyncClient, token: str | bytes | None
+) -> None:
     order = (await placed(client))["order"]
     response = await cancel(client, order["id"], token)
     assert response.status_code == 401

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ from surecapture.db.models import AppSecret
 from surecapture.errors import Unauthorized
 
 SECRET_NAME = "order_modification_key"
+_EXPIRY = re.compile(r"[0-9]{1,12}")
 
 
 async def signing_key(db: async_sessionmaker[AsyncSession]) -> bytes:
@@ -40,8 +42,11 @@ def verify(key: bytes, order_id: str, token: str | None, *, now: datetime | None
     """Raise `Unauthorized` unless `token` was issued for `order_id` and has not expired."""
     now = now or datetime.now(UTC)
     expires_text, _, mac = (token or "").partition(".")
-    if not expires_text.isdigit() or not hmac.compare_digest(
-        mac, _mac(key, order_id, int(expires_text))
+    # The token comes from a header: only ASCII digits of a sane length are an expiry (int()
+    # also takes other scripts' digits, and refuses very long ones), and the signature is
+    # compared as bytes (compare_digest refuses non-ASCII text).
+    if not _EXPIRY.fullmatch(expires_text) or not hmac.compare_digest(
+        mac.encode(), _mac(key, order_id, int(expires_text)).encode()
     ):
         raise Unauthorized("Invalid order modification token")
     if now.timestamp() >= int(expires_text):
