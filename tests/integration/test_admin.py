@@ -1,6 +1,8 @@
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from surecapture.context import Context
 from tests import storefront
@@ -65,6 +67,39 @@ async def test_orders_filtered_by_status_range_and_paged(admin: httpx.AsyncClien
 async def test_unknown_status_filter_is_400(admin: httpx.AsyncClient) -> None:
     response = await admin.get("/admin/orders", params={"payment_status": "lost"})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "yesterday"]
+)
+async def test_a_date_filter_out_of_range_or_malformed_is_400(
+    admin: httpx.AsyncClient, value: str
+) -> None:
+    response = await admin.get("/admin/orders", params={"created_after": value})
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == "invalid_data"
+    assert "created_after" in response.json()["message"]
+
+
+async def test_a_date_filter_without_an_offset_is_utc(
+    admin: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cart = await storefront.ready_cart(admin)
+    order = (await storefront.complete(admin, cart["id"]))["order"]
+    placed = datetime.fromisoformat(order["created_at"].replace("Z", "+00:00"))
+    naive = (placed + timedelta(seconds=1)).astimezone(UTC).replace(tzinfo=None).isoformat()
+    # The server's zone is five hours ahead of UTC: read in it, the bound would fall before the
+    # order was placed and leave it out.
+    monkeypatch.setenv("TZ", "Etc/GMT-5")
+    time.tzset()
+    try:
+        body = await storefront.ok(
+            await admin.get("/admin/orders", params={"created_before": naive, "limit": 1000})
+        )
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert order["id"] in {o["id"] for o in body["orders"]}
 
 
 async def test_admin_order_by_id(admin: httpx.AsyncClient) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import AfterValidator
 
 from surecapture.api.deps import ContextDep
 from surecapture.api.views import order_view
@@ -17,13 +18,27 @@ router = APIRouter(prefix="/orders", tags=["admin: orders"])
 PaymentStatusFilter = Literal["authorized", "captured", "canceled", "capture_failed"]
 
 
+def _in_utc(value: datetime) -> datetime:
+    # Without an offset a time is read as UTC (not the server's zone); with one, it must still
+    # be a time in UTC (0001-01-01T00:00+01:00 is not, and the database driver would fail).
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("date out of range once converted to UTC") from None
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_in_utc)]
+
+
 @router.get("")
 async def list_orders(
     context: ContextDep,
     needs_recovery: bool | None = None,
     payment_status: PaymentStatusFilter | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: UtcDatetime | None = None,
+    created_before: UtcDatetime | None = None,
     limit: Annotated[int, Query(ge=0, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> dict[str, Any]:
