@@ -1,6 +1,15 @@
-import httpx
+import asyncio
+from functools import partial
 
+import httpx
+from sqlalchemy import select, text
+
+from surecapture.context import Context
+from surecapture.db.models import Cart, Customer
+from surecapture.ids import new_id
+from surecapture.services import carts
 from tests import storefront
+from tests.waiting import eventually
 
 
 async def test_same_variant_and_metadata_increases_quantity(client: httpx.AsyncClient) -> None:
@@ -75,6 +84,34 @@ async def test_setting_an_email_makes_a_guest_customer(client: httpx.AsyncClient
     )["cart"]
     assert cart["customer"]["email"] == "guest@example.com"
     assert cart["customer"]["id"].startswith("cus_")
+
+
+async def test_an_email_another_transaction_is_adding_as_a_customer_is_shared(
+    client: httpx.AsyncClient, context: Context
+) -> None:
+    # Another cart's transaction has written the new customer and not yet committed when this
+    # cart is given the same email: this one must wait for it and use its customer.
+    cart_id = (await storefront.cart_with_item(client))["id"]
+    email = f"{new_id('guest')}@example.com"
+    async with context.db.begin() as other:
+        other.add(Customer(id=new_id("cus"), email=email, has_account=False))
+        await other.flush()
+        update = asyncio.create_task(carts.update_cart(context.db, cart_id, {"email": email}))
+        await eventually(partial(lock_waits, context))  # the update waits on the unique email
+    await update
+    async with context.db() as session:
+        customer = await session.scalar(
+            select(Customer).join(Cart, Cart.customer_id == Customer.id).where(Cart.id == cart_id)
+        )
+    assert customer is not None and customer.email == email
+
+
+async def lock_waits(context: Context) -> int:
+    async with context.engine.connect() as connection:
+        waits: int = await connection.scalar(
+            text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        )
+    return waits
 
 
 async def test_shipping_option_of_another_region_is_refused(client: httpx.AsyncClient) -> None:

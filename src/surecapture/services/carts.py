@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.base import ExecutableOption
 
@@ -255,10 +256,15 @@ async def _apply_fields(session: AsyncSession, cart: Cart, data: dict[str, Any])
 
 
 async def _guest_customer(session: AsyncSession, email: str) -> Customer:
+    # Insert-or-nothing, then read: two carts given the same new email at once share one
+    # customer instead of one failing on the unique email.
+    await session.execute(
+        insert(Customer)
+        .values(id=new_id("cus"), email=email, has_account=False)
+        .on_conflict_do_nothing(index_elements=[Customer.email])
+    )
     customer = await session.scalar(select(Customer).where(Customer.email == email))
-    if customer is None:
-        customer = Customer(id=new_id("cus"), email=email, has_account=False)
-        session.add(customer)
+    assert customer is not None
     return customer
 
 
