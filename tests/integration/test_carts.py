@@ -5,7 +5,7 @@ import httpx
 from sqlalchemy import select, text
 
 from surecapture.context import Context
-from surecapture.db.models import Cart, Customer
+from surecapture.db.models import Cart, Customer, Product, ProductVariant, VariantPrice
 from surecapture.ids import new_id
 from surecapture.services import carts
 from tests import storefront
@@ -158,3 +158,28 @@ async def test_products_carry_prices_of_the_region(client: httpx.AsyncClient) ->
     plain = await storefront.ok(await client.get("/store/products"))
     assert "calculated_price" not in plain["products"][0]["variants"][0]
     assert body["count"] == plain["count"] >= 2
+
+
+async def test_adding_a_line_past_the_largest_quantity_is_400(
+    client: httpx.AsyncClient, context: Context
+) -> None:
+    # A variant whose stock is not managed: nothing but the column's range bounds its quantity.
+    async with context.db.begin() as session:
+        product = Product(id=new_id("prod"), title="Gift card", handle=new_id("gift"))
+        variant = ProductVariant(id=new_id("variant"), product=product, title="Any amount")
+        session.add_all([product, variant])
+        session.add(
+            VariantPrice(id=new_id("price"), variant_id=variant.id, currency_code="usd", amount=5)
+        )
+    cart = await storefront.cart_with_item(client)
+    path = f"/store/carts/{cart['id']}/line-items"
+    body = {"variant_id": variant.id, "quantity": carts.MAX_QUANTITY}
+    await storefront.ok(await client.post(path, json=body))
+
+    response = await client.post(path, json={**body, "quantity": 1})
+
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "type": "invalid_data",
+        "message": f"Invalid request: the line item's quantity would exceed {carts.MAX_QUANTITY}",
+    }

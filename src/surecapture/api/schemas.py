@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MAX_QUANTITY = 2**31 - 1  # the column is a Postgres integer
+from surecapture.services.carts import MAX_QUANTITY
 
 
 class Strict(BaseModel):

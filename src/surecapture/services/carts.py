@@ -25,6 +25,8 @@ from surecapture.ids import new_id
 from surecapture.services import catalog
 from surecapture.services.scope import KeyScope
 
+MAX_QUANTITY = 2**31 - 1  # a line item's quantity is a Postgres integer
+
 ADDRESS_FIELDS = (
     "first_name",
     "last_name",
@@ -293,6 +295,10 @@ async def _add_item(session: AsyncSession, cart: Cart, item: ItemInput) -> None:
         raise InvalidData(f"Variants with IDs {variant.id} do not have a price")
     for line in cart.items:
         if line.variant_id == variant.id and (line.metadata_ or None) == (item.metadata or None):
+            if line.quantity + item.quantity > MAX_QUANTITY:
+                raise InvalidData(
+                    f"Invalid request: the line item's quantity would exceed {MAX_QUANTITY}"
+                )
             _check_stock(variant, line.quantity + item.quantity)
             line.quantity += item.quantity
             return
