@@ -92,10 +92,17 @@ class RedisUnavailable(SurecaptureError):
         self.errno = errno
 
 
-class CaptureJobActive(SurecaptureError):
+class InvalidState(SurecaptureError):
+    """The order's state does not allow the action; unlike `Conflict`, whose message the API
+    replaces with Medusa's fixed one, the message says why."""
+
     type = "conflict"
     status = 409
     code = "invalid_state_error"
+
+
+class CaptureJobActive(InvalidState):
+    pass
 
 
 class ServiceUnavailable(SurecaptureError):

@@ -85,7 +85,7 @@ class LedgerEntry:
 
 @dataclass
 class _Fault:
-    kind: Literal["decline", "fail", "hang", "hang_after_apply"]
+    kind: Literal["decline", "fail", "fail_saved", "hang", "hang_after_apply"]
     endpoint: Endpoint | None  # None: whichever request comes next
     remaining: int
     status: int = 500
@@ -265,6 +265,12 @@ class FakeStripe:
         without doing anything and without saving the answer under their idempotency key."""
         self._add(_Fault("fail", endpoint, n, status=status))
 
+    def fail_saved_next(self, n: int = 1, *, endpoint: Endpoint | None = None) -> None:
+        """The next `n` requests fail with a 500 after Stripe began executing them, without
+        applying anything: as Stripe's API v1 does, that 500 is saved under the idempotency key
+        and replayed to every retry with the same key (for 24 hours)."""
+        self._add(_Fault("fail_saved", endpoint, n, status=500))
+
     def fail_next_captures(self, n: int = 1, *, status: int = 500) -> None:
         self.fail_next(n, status=status, endpoint="capture")
 
@@ -353,10 +359,13 @@ class FakeStripe:
             handler.close_connection = True  # no answer at all
             return
 
+        def execute() -> _Response:
+            if fault is not None and fault.kind == "fail_saved":
+                return _error(500, "api_error", None, "An unknown error occurred")
+            return self._apply(endpoint, intent_id, params)
+
         with self._lock:
-            response, replayed = self._apply_idempotently(
-                method, split.path, key, pairs, lambda: self._apply(endpoint, intent_id, params)
-            )
+            response, replayed = self._apply_idempotently(method, split.path, key, pairs, execute)
 
         if fault is not None and fault.kind == "hang_after_apply":
             with self._lock:

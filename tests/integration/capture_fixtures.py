@@ -4,6 +4,7 @@ has a queue prefix of its own, so a test's worker sees that test's jobs only."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -113,6 +114,24 @@ async def stripe_short(
     settings: Settings, publishable_key: str, fake_stripe: FakeStripe
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Context, FakeStripe]]:
     """Short grace window, Stripe (the fake) configured with a client timeout of half a second."""
+    async with _stripe_app(settings, publishable_key, fake_stripe) as stack:
+        yield stack
+
+
+@pytest.fixture
+async def stripe_short_own_database(
+    settings: Settings, publishable_key: str, fake_stripe: FakeStripe, fresh_database_url: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, Context, FakeStripe]]:
+    """`stripe_short` over a database of its own, for tests that run the fallback job."""
+    own = settings.model_copy(update={"database_url": fresh_database_url})
+    async with _stripe_app(own, publishable_key, fake_stripe) as stack:
+        yield stack
+
+
+@asynccontextmanager
+async def _stripe_app(
+    settings: Settings, publishable_key: str, fake_stripe: FakeStripe
+) -> AsyncIterator[tuple[httpx.AsyncClient, Context, FakeStripe]]:
     quick = settings.model_copy(
         update={
             "capture_window_seconds": WINDOW,

@@ -4,15 +4,25 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from surecapture.context import Context
+from surecapture.db.models import Capture, Order
+from surecapture.jobs.fallback_capture import run_fallback
 from surecapture.money import to_minor
+from surecapture.services.order_service import CAPTURE_RETRIES_KEY
 from tests import storefront
+from tests.conftest import ADMIN_TOKEN
 from tests.fakes.fake_stripe import FakeStripe
-from tests.integration.capture_fixtures import order_row, start_worker, stripe_short
+from tests.integration.capture_fixtures import (
+    order_row,
+    start_worker,
+    stripe_short,
+    stripe_short_own_database,
+)
 from tests.waiting import eventually
 
-__all__ = ["start_worker", "stripe_short"]
+__all__ = ["start_worker", "stripe_short", "stripe_short_own_database"]
 
 
 async def stripe_checkout(
@@ -137,3 +147,70 @@ async def test_one_confirmed_payment_intent_pays_for_one_order_only(
             f"Payment authorization failed: payment {intent} already pays for another order"
         ),
     }
+
+
+async def failed_for_good(
+    client: httpx.AsyncClient, context: Context, fake: FakeStripe, start_worker: Any
+) -> Order:
+    """An order whose capture met a 500 that Stripe saved under the key: every attempt of the
+    worker got it back, and the order ended capture_failed."""
+    order_id = (await stripe_checkout(client))["order"]["id"]
+    fake.fail_saved_next(1, endpoint="capture")
+    await start_worker(context)
+    await eventually(lambda: status_of(context, order_id, "capture_failed"))
+    order = await order_row(context, order_id)
+    assert {r.idempotency_key for r in fake.requests_to("capture")} == {f"capture-{order_id}"}
+    assert len(fake.replays) == 2  # the second and third attempts
+    assert fake.captures_for(order.payment_reference) == []
+    return order
+
+
+async def capture_key(context: Context, order_id: str) -> str | None:
+    async with context.db() as session:
+        key: str | None = await session.scalar(
+            select(Capture.idempotency_key).where(Capture.order_id == order_id)
+        )
+    return key
+
+
+async def test_the_fallback_retries_a_failed_capture_under_a_fresh_key(
+    stripe_short_own_database: tuple[httpx.AsyncClient, Context, FakeStripe],
+    start_worker: Callable[..., Any],
+) -> None:
+    client, context, fake = stripe_short_own_database
+    order = await failed_for_good(client, context, fake, start_worker)
+
+    summary = await run_fallback(context)
+
+    assert summary.failed_retried == 1
+    await eventually(lambda: status_of(context, order.id, "captured"))
+    assert fake.captures_for(order.payment_reference) == [order.total]
+    key = await capture_key(context, order.id)
+    assert key is not None and key.startswith(f"capture-{order.id}-retry_")
+
+
+async def test_an_operator_retries_a_failed_capture(
+    stripe_short: tuple[httpx.AsyncClient, Context, FakeStripe], start_worker: Callable[..., Any]
+) -> None:
+    client, context, fake = stripe_short
+    order = await failed_for_good(client, context, fake, start_worker)
+    # The fallback job had already spent its retries on it.
+    await context.orders.update_orders([{"id": order.id, "metadata": {CAPTURE_RETRIES_KEY: 3}}])
+    admin = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+
+    response = await client.post(f"/admin/orders/{order.id}/retry-capture", headers=admin)
+
+    assert response.status_code == 202, response.text
+    assert response.json()["order"]["metadata"][CAPTURE_RETRIES_KEY] == 0
+    await eventually(lambda: status_of(context, order.id, "captured"))
+    assert fake.captures_for(order.payment_reference) == [order.total]
+    again = await client.post(f"/admin/orders/{order.id}/retry-capture", headers=admin)
+    assert again.status_code == 409
+    assert again.json() == {
+        "type": "conflict",
+        "code": "invalid_state_error",
+        "message": f"Order {order.id} is captured: only a capture_failed order's capture can be "
+        "retried",
+    }
+    missing = await client.post("/admin/orders/order_nope/retry-capture", headers=admin)
+    assert missing.status_code == 404

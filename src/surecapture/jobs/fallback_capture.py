@@ -31,6 +31,7 @@ from surecapture.db.models import Order
 from surecapture.errors import RedisUnavailable
 from surecapture.lib.payment_capture_queue import JobState
 from surecapture.services.order_service import (
+    CAPTURE_RETRIES_KEY,
     OrderUpdate,
     needs_recovery_clause,
     not_flagged_clause,
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 
 # Any constant both sides agree on; this one spells "surecapture fallback" in ASCII, roughly.
 LOCK_KEY = 0x5375726563617074
-RETRIES_KEY = "fallback_capture_retries"
 
 
 class Action(StrEnum):
@@ -182,7 +182,7 @@ async def _batches(
                 Order.capture_due_at,
                 Order.created_at,
                 Order.metadata_["recovery_reason"].astext,
-                Order.metadata_[RETRIES_KEY].astext,
+                Order.metadata_[CAPTURE_RETRIES_KEY].astext,
             )
             .where(where)
             .order_by(Order.capture_due_at, Order.id)
@@ -273,9 +273,9 @@ async def _retry_failed(
     actions = {o.id: decide_failed(o, states[o.id], max_retries) for o in batch}
     retry = [o for o in batch if actions[o.id] in (Action.ADD, Action.READD)]
     await context.queue.remove_finished(o.id for o in retry if actions[o.id] is Action.READD)
-    await context.queue.schedule_many((o.id, o.reference, now) for o in retry)
+    await context.queue.schedule_many(((o.id, o.reference, now) for o in retry), fresh_keys=True)
     updates: list[OrderUpdate] = [
-        {"id": o.id, "metadata": {RETRIES_KEY: o.retries + 1}} for o in retry
+        {"id": o.id, "metadata": {CAPTURE_RETRIES_KEY: o.retries + 1}} for o in retry
     ]
     await context.orders.update_orders(updates)
     summary.failed_retried += len(retry)

@@ -23,6 +23,7 @@ from bullmq import Queue
 from bullmq.redis_connection import loadScript
 
 from surecapture.errors import CaptureJobActive
+from surecapture.ids import new_id
 from surecapture.lib.redis import CircuitBreaker
 
 QUEUE_NAME = "payment-capture"
@@ -46,8 +47,17 @@ class JobState(StrEnum):
 
 
 def capture_job_id(order_id: str) -> str:
-    """Job id and the provider's idempotency key alike."""
+    """Job id, and the provider's idempotency key of the order's first capture."""
     return f"capture-{order_id}"
+
+
+def fresh_capture_key(order_id: str) -> str:
+    """The idempotency key of a retry after a capture failed for good. Stripe saves the answer
+    to a request it began executing under its key, errors and 500s included, and replays it to
+    every request with that key for 24 hours: a retry under the first key would only get the
+    old failure back. A new key cannot charge twice: an intent is captured once, and a capture
+    of a captured intent is answered as already done."""
+    return f"{capture_job_id(order_id)}-{new_id('retry')}"
 
 
 def delay_ms(due_at: datetime, now_ms: int | None = None) -> int:
@@ -83,11 +93,16 @@ class PaymentCaptureQueue:
     async def close(self) -> None:
         await self.queue.close()
 
-    def _job(self, order_id: str, reference: str, due_at: datetime) -> dict[str, Any]:
+    def _job(
+        self, order_id: str, reference: str, due_at: datetime, *, fresh_key: bool = False
+    ) -> dict[str, Any]:
         """The capture job of an order, as BullMQ's `add`/`addBulk` take it."""
+        data = {"order_id": order_id, "reference": reference, "due_at": due_at.isoformat()}
+        if fresh_key:
+            data["idempotency_key"] = fresh_capture_key(order_id)
         return {
             "name": JOB_NAME,
-            "data": {"order_id": order_id, "reference": reference, "due_at": due_at.isoformat()},
+            "data": data,
             "opts": {
                 **self._job_options,
                 "jobId": capture_job_id(order_id),
@@ -96,17 +111,20 @@ class PaymentCaptureQueue:
         }
 
     async def schedule_payment_capture(
-        self, order_id: str, reference: str, due_at: datetime
+        self, order_id: str, reference: str, due_at: datetime, *, fresh_key: bool = False
     ) -> str:
-        """Add the delayed capture job, due at `due_at` (now if that has passed)."""
-        job = self._job(order_id, reference, due_at)
+        """Add the delayed capture job, due at `due_at` (now if that has passed). `fresh_key`:
+        the capture is a retry after a failure, under an idempotency key of its own."""
+        job = self._job(order_id, reference, due_at, fresh_key=fresh_key)
         await self.breaker.call(lambda: self.queue.add(job["name"], job["data"], job["opts"]))
         return str(job["opts"]["jobId"])
 
-    async def schedule_many(self, captures: Iterable[tuple[str, str, datetime]]) -> None:
+    async def schedule_many(
+        self, captures: Iterable[tuple[str, str, datetime]], *, fresh_keys: bool = False
+    ) -> None:
         """`schedule_payment_capture` for many orders in one round trip (a MULTI pipeline);
         (order_id, reference, due_at) each. Same rule: existing job ids are left as they are."""
-        jobs = [self._job(*capture) for capture in captures]
+        jobs = [self._job(*capture, fresh_key=fresh_keys) for capture in captures]
         if jobs:
             await self.breaker.call(lambda: self.queue.addBulk(jobs))
 

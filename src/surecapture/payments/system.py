@@ -44,6 +44,8 @@ class SystemProvider:
         status = await self.retrieve_status(session, reference=reference)
         if status is PaymentStatus.CANCELED:
             raise CaptureError(f"Authorization {reference} was canceled", retryable=False)
+        if status is PaymentStatus.CAPTURED:
+            return  # as Stripe answers a retry under a new key: captured once, done
         await self._record(session, reference, "capture", amount, currency_code, idempotency_key)
 
     async def cancel(self, session: AsyncSession, *, reference: str, idempotency_key: str) -> None:

@@ -28,6 +28,9 @@ from sqlalchemy.types import Text
 from surecapture.db.models import Order, table
 from surecapture.errors import NotFound
 
+# How many times the fallback job retried a `capture_failed` order; an operator's retry resets it.
+CAPTURE_RETRIES_KEY = "fallback_capture_retries"
+
 
 class OrderUpdate(TypedDict):
     """`metadata` is merged into the order's metadata; a key whose value is None is removed."""

@@ -46,9 +46,16 @@ class Result:
     due_at: datetime | None = None
 
 
-async def capture_order(context: Context, order_id: str, *, now: datetime | None = None) -> Result:
-    """Capture one order if it is due and still authorized. Raises `CaptureError` when the
-    provider did not capture (the caller decides between retrying and giving up).
+async def capture_order(
+    context: Context,
+    order_id: str,
+    *,
+    now: datetime | None = None,
+    idempotency_key: str | None = None,
+) -> Result:
+    """Capture one order if it is due and still authorized, under `idempotency_key` (the job's,
+    else `capture-{order_id}`). Raises `CaptureError` when the provider did not capture (the
+    caller decides between retrying and giving up).
 
     Core statements rather than the ORM unit of work: this runs once per order at the rate the
     queue drains, and the ORM's flush machinery was most of its CPU cost."""
@@ -77,7 +84,7 @@ async def capture_order(context: Context, order_id: str, *, now: datetime | None
             return Result(Outcome.CANCELED)
         if order.capture_due_at > now:
             return Result(Outcome.NOT_DUE, order.capture_due_at)
-        key = capture_job_id(order_id)
+        key = idempotency_key or capture_job_id(order_id)
         await context.providers.get(order.payment_provider_id).capture(
             session,
             reference=order.payment_reference,
@@ -191,7 +198,9 @@ class PaymentCaptureWorker:
         order_id = job.data["order_id"]
         final = job.attemptsMade + 1 >= int(job.opts.get("attempts", 1))
         try:
-            result = await capture_order(self._context, order_id)
+            result = await capture_order(
+                self._context, order_id, idempotency_key=job.data.get("idempotency_key")
+            )
         except CaptureError as exc:
             metrics.CAPTURES.labels(
                 outcome="retryable_error" if exc.retryable else "declined"

@@ -12,6 +12,7 @@ from surecapture.api.deps import ContextDep
 from surecapture.api.views import order_view
 from surecapture.services.cancel_order import cancel_order as cancel_order_service
 from surecapture.services.order_service import OrderFilters
+from surecapture.services.retry_capture import retry_capture as retry_capture_service
 
 router = APIRouter(prefix="/orders", tags=["admin: orders"])
 
@@ -60,4 +61,11 @@ async def get_order(order_id: str, context: ContextDep) -> dict[str, Any]:
 @router.post("/{order_id}/cancel")
 async def cancel_order(order_id: str, context: ContextDep) -> dict[str, Any]:
     await cancel_order_service(context, order_id)
+    return {"order": order_view(await context.orders.get(order_id))}
+
+
+@router.post("/{order_id}/retry-capture", status_code=202)
+async def retry_capture(order_id: str, context: ContextDep) -> dict[str, Any]:
+    """A `capture_failed` order's capture, queued again now (202: the worker captures it)."""
+    await retry_capture_service(context, order_id)
     return {"order": order_view(await context.orders.get(order_id))}
