@@ -38,7 +38,12 @@ REDIS_BREAKER = Enum(
     "State of the Redis circuit breaker",
     states=["closed", "open", "half_open"],
 )
-CAPTURES = Counter("surecapture_captures", "Capture attempts by outcome", ["outcome"])
+CAPTURES = Counter(
+    "surecapture_captures",
+    "Capture job runs by outcome; failed counts orders that ended capture_failed (their last run "
+    "is also counted, as declined or retryable_error)",
+    ["outcome"],
+)
 CHECKOUT_SECONDS = Histogram(
     "surecapture_checkout_seconds",
     "Time to complete a cart, in seconds",

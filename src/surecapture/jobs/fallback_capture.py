@@ -257,9 +257,11 @@ async def _reconcile(
             )
     else:
         for order in to_add:
+            state = states[order.id]
             log.warning(
-                "[FALLBACK] order %s had no capture job; scheduled for %s",
+                "[FALLBACK] order %s had %s; scheduled for %s",
                 order.id,
+                "no capture job" if state is JobState.MISSING else f"only a {state} capture job",
                 due_time(order, now).isoformat(),
             )
         summary.stale_rescheduled += len(to_add)
