@@ -5,7 +5,14 @@ import httpx
 from sqlalchemy import select, text
 
 from surecapture.context import Context
-from surecapture.db.models import Cart, Customer, Product, ProductVariant, VariantPrice
+from surecapture.db.models import (
+    Cart,
+    Customer,
+    Product,
+    ProductVariant,
+    SalesChannel,
+    VariantPrice,
+)
 from surecapture.ids import new_id
 from surecapture.services import carts
 from tests import storefront
@@ -160,20 +167,36 @@ async def test_products_carry_prices_of_the_region(client: httpx.AsyncClient) ->
     assert body["count"] == plain["count"] >= 2
 
 
-async def test_adding_a_line_past_the_largest_quantity_is_400(
-    client: httpx.AsyncClient, context: Context
-) -> None:
-    # A variant whose stock is not managed: nothing but the column's range bounds its quantity.
+async def gift_card(
+    context: Context, *, status: str = "published", channel_id: str | None = None
+) -> str:
+    """A variant whose stock is not managed (nothing but the column's range bounds its
+    quantity), of a product in `channel_id` if given; returns its id."""
     async with context.db.begin() as session:
-        product = Product(id=new_id("prod"), title="Gift card", handle=new_id("gift"))
+        channels = [await session.get(SalesChannel, channel_id)] if channel_id else []
+        product = Product(
+            id=new_id("prod"),
+            title="Gift card",
+            handle=new_id("gift"),
+            status=status,
+            sales_channels=channels,
+        )
         variant = ProductVariant(id=new_id("variant"), product=product, title="Any amount")
         session.add_all([product, variant])
+        await session.flush()
         session.add(
             VariantPrice(id=new_id("price"), variant_id=variant.id, currency_code="usd", amount=5)
         )
+    return variant.id
+
+
+async def test_adding_a_line_past_the_largest_quantity_is_400(
+    client: httpx.AsyncClient, context: Context
+) -> None:
     cart = await storefront.cart_with_item(client)
+    variant_id = await gift_card(context, channel_id=cart["sales_channel_id"])
     path = f"/store/carts/{cart['id']}/line-items"
-    body = {"variant_id": variant.id, "quantity": carts.MAX_QUANTITY}
+    body = {"variant_id": variant_id, "quantity": carts.MAX_QUANTITY}
     await storefront.ok(await client.post(path, json=body))
 
     response = await client.post(path, json={**body, "quantity": 1})
@@ -183,3 +206,35 @@ async def test_adding_a_line_past_the_largest_quantity_is_400(
         "type": "invalid_data",
         "message": f"Invalid request: the line item's quantity would exceed {carts.MAX_QUANTITY}",
     }
+
+
+async def test_a_variant_outside_the_carts_sales_channel_is_refused(
+    client: httpx.AsyncClient, context: Context
+) -> None:
+    cart = await storefront.cart_with_item(client)
+    variant_id = await gift_card(context)  # in no sales channel
+
+    response = await client.post(
+        f"/store/carts/{cart['id']}/line-items", json={"variant_id": variant_id, "quantity": 1}
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "type": "invalid_data",
+        "message": f"Sales channel {cart['sales_channel_id']} is not associated with variants: "
+        f"{variant_id}",
+    }
+
+
+async def test_a_variant_of_an_unpublished_product_is_not_found(
+    client: httpx.AsyncClient, context: Context
+) -> None:
+    cart = await storefront.cart_with_item(client)
+    variant_id = await gift_card(context, status="draft", channel_id=cart["sales_channel_id"])
+
+    response = await client.post(
+        f"/store/carts/{cart['id']}/line-items", json={"variant_id": variant_id, "quantity": 1}
+    )
+
+    assert response.status_code == 404, response.text
+    assert response.json()["message"] == f"Variant with id: {variant_id} was not found"

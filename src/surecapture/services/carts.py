@@ -290,6 +290,7 @@ async def _add_item(session: AsyncSession, cart: Cart, item: ItemInput) -> None:
             "Invalid request: Value for field 'quantity' too small, expected at least: '1'"
         )
     variant = await catalog.get_variant(session, item.variant_id)
+    _ensure_on_sale(cart, variant)
     price = catalog.variant_price(variant, cart.currency_code)
     if price is None:
         raise InvalidData(f"Variants with IDs {variant.id} do not have a price")
@@ -320,6 +321,19 @@ async def _add_item(session: AsyncSession, cart: Cart, item: ItemInput) -> None:
     )
     line.variant = variant
     cart.items.append(line)
+
+
+def _ensure_on_sale(cart: Cart, variant: ProductVariant) -> None:
+    """Only what the storefront may list can be bought: a variant of a product that is not
+    published does not exist for it, and one outside the cart's sales channel is refused."""
+    product = variant.product
+    if product.status != "published":
+        raise NotFound(f"Variant with id: {variant.id} was not found")
+    channels = {channel.id for channel in product.sales_channels}
+    if cart.sales_channel_id is not None and cart.sales_channel_id not in channels:
+        raise InvalidData(
+            f"Sales channel {cart.sales_channel_id} is not associated with variants: {variant.id}"
+        )
 
 
 def _check_stock(variant: ProductVariant, quantity: int) -> None:
