@@ -1,6 +1,9 @@
+from typing import Any
+
 import httpx
 import pytest
 
+from surecapture.api.schemas import MAX_JSON_BYTES, MAX_JSON_DEPTH
 from tests import storefront
 
 
@@ -112,3 +115,44 @@ async def test_a_nul_byte_is_bad_input_not_a_server_error(client: httpx.AsyncCli
     response = await client.get("/store/products", params={"q": "a\x00b"})
     assert response.status_code == 400
     assert response.json()["type"] == "invalid_data"
+
+
+def nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+async def test_metadata_as_deep_as_allowed_is_kept_and_read_back(client: httpx.AsyncClient) -> None:
+    cart = await storefront.cart_with_item(client)
+    body = {"metadata": nested(MAX_JSON_DEPTH)}
+    await storefront.ok(await client.post(f"/store/carts/{cart['id']}", json=body))
+    read = await storefront.ok(await client.get(f"/store/carts/{cart['id']}"))
+    assert read["cart"]["metadata"] == nested(MAX_JSON_DEPTH)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "reason"),
+    [
+        # Deep enough (300 levels) that the answer's serializer would fail on every later read.
+        (nested(300), f"nested deeper than {MAX_JSON_DEPTH} levels"),
+        ({"a": [[{"b": nested(MAX_JSON_DEPTH)}]]}, f"nested deeper than {MAX_JSON_DEPTH} levels"),
+        ({"note": "x" * MAX_JSON_BYTES}, f"larger than {MAX_JSON_BYTES} bytes as JSON"),
+    ],
+)
+async def test_metadata_too_deep_or_too_large_is_a_400_and_stores_nothing(
+    client: httpx.AsyncClient, metadata: dict[str, Any], reason: str
+) -> None:
+    cart = await storefront.cart_with_item(client)
+    line = cart["items"][0]
+    response = await client.post(
+        f"/store/carts/{cart['id']}/line-items",
+        json={"variant_id": line["variant_id"], "quantity": 1, "metadata": metadata},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "type": "invalid_data",
+        "message": f"Invalid request: Value error, {reason} for field 'metadata'",
+    }
+    assert (await client.get(f"/store/carts/{cart['id']}")).status_code == 200

@@ -2,11 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from surecapture.services.carts import MAX_QUANTITY
+
+MAX_JSON_DEPTH = 32
+MAX_JSON_BYTES = 64 * 1024
+
+
+def _bounded(value: dict[str, Any]) -> dict[str, Any]:
+    # Stored as it comes and sent back in every answer about the cart or order: a value too
+    # deep for the response's serializer would make each of those a 500 from then on.
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    if len(json.dumps(value, separators=(",", ":"))) > MAX_JSON_BYTES:
+        raise ValueError(f"larger than {MAX_JSON_BYTES} bytes as JSON")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """Levels of objects and arrays, iteratively (a recursive walk would hit the interpreter's
+    own recursion limit first)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        )
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        pending.extend((child, level + 1) for child in children)
+    return deepest
+
+
+# Free-form JSON objects from clients (metadata, provider data), bounded in depth and size.
+JsonObject = Annotated[dict[str, Any], AfterValidator(_bounded)]
 
 
 class Strict(BaseModel):
@@ -24,13 +60,13 @@ class AddressIn(Strict):
     country_code: str | None = Field(None, max_length=2)
     province: str | None = None
     postal_code: str | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
 
 
 class ItemIn(Strict):
     variant_id: str
     quantity: int = Field(gt=0, le=MAX_QUANTITY)
-    metadata: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
 
 
 class CartCreate(Strict):
@@ -42,8 +78,8 @@ class CartCreate(Strict):
     shipping_address: str | AddressIn | None = None
     billing_address: str | AddressIn | None = None
     promo_codes: list[str] | None = None
-    metadata: dict[str, Any] | None = None
-    additional_data: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
+    additional_data: JsonObject | None = None
     locale: str | None = None
 
 
@@ -54,19 +90,19 @@ class CartUpdate(Strict):
     shipping_address: str | AddressIn | None = None
     billing_address: str | AddressIn | None = None
     promo_codes: list[str] | None = None
-    metadata: dict[str, Any] | None = None
-    additional_data: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
+    additional_data: JsonObject | None = None
     locale: str | None = None
 
 
 class LineItemUpdate(Strict):
     quantity: int = Field(ge=0, le=MAX_QUANTITY)
-    metadata: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
 
 
 class ShippingMethodIn(Strict):
     option_id: str
-    data: dict[str, Any] | None = None
+    data: JsonObject | None = None
 
 
 class PaymentCollectionIn(Strict):
@@ -79,8 +115,8 @@ class PaymentCollectionIn(Strict):
 
 class PaymentSessionIn(Strict):
     provider_id: str
-    data: dict[str, Any] | None = None
-    context: dict[str, Any] | None = None
+    data: JsonObject | None = None
+    context: JsonObject | None = None
 
 
 def cart_fields(body: CartCreate | CartUpdate) -> dict[str, Any]:
