@@ -15,6 +15,7 @@ from surecapture.db.models import (
 )
 from surecapture.ids import new_id
 from surecapture.services import carts
+from surecapture.services.scope import KeyScope
 from tests import storefront
 from tests.waiting import eventually
 
@@ -103,7 +104,9 @@ async def test_an_email_another_transaction_is_adding_as_a_customer_is_shared(
     async with context.db.begin() as other:
         other.add(Customer(id=new_id("cus"), email=email, has_account=False))
         await other.flush()
-        update = asyncio.create_task(carts.update_cart(context.db, cart_id, {"email": email}))
+        update = asyncio.create_task(
+            carts.update_cart(context.db, KeyScope("apk_test", ()), cart_id, {"email": email})
+        )
         await eventually(partial(lock_waits, context))  # the update waits on the unique email
     await update
     async with context.db() as session:
@@ -238,3 +241,36 @@ async def test_a_variant_of_an_unpublished_product_is_not_found(
 
     assert response.status_code == 404, response.text
     assert response.json()["message"] == f"Variant with id: {variant_id} was not found"
+
+
+async def test_a_sales_channel_outside_the_keys_scope_is_refused_at_create_and_update(
+    client: httpx.AsyncClient, context: Context
+) -> None:
+    async with context.db.begin() as session:
+        other = SalesChannel(id=new_id("sc"), name="Wholesale")
+        session.add(other)
+    cart = await storefront.cart_with_item(client)
+    errors = [
+        f"Sales channel ID in payload {other.id} is not associated with the Publishable API Key "
+        "in the header."
+    ]
+
+    created = await client.post("/store/carts", json={"sales_channel_id": other.id})
+    updated = await client.post(f"/store/carts/{cart['id']}", json={"sales_channel_id": other.id})
+
+    assert (created.status_code, updated.status_code) == (400, 400), updated.text
+    assert created.json()["errors"] == updated.json()["errors"] == errors
+    read = await storefront.ok(await client.get(f"/store/carts/{cart['id']}"))
+    assert read["cart"]["sales_channel_id"] == cart["sales_channel_id"]
+
+
+async def test_a_currency_other_than_the_regions_is_refused(client: httpx.AsyncClient) -> None:
+    region = await storefront.region(client, "usd")
+    response = await client.post(
+        "/store/carts", json={"region_id": region["id"], "currency_code": "jpy"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "type": "invalid_data",
+        "message": f"Currency jpy is not the currency of region {region['id']} (usd)",
+    }

@@ -89,6 +89,13 @@ async def create_cart(
         region = await _resolve_region(session, data.get("region_id"))
         channel_id = await _resolve_sales_channel(session, scope, data.get("sales_channel_id"))
         currency = (data.get("currency_code") or region.currency_code).lower()
+        if currency != region.currency_code:
+            # Shipping options are priced in their region's currency only: a cart in another
+            # currency would pay a shipping amount meant in one currency in another.
+            raise InvalidData(
+                f"Currency {currency} is not the currency of region {region.id} "
+                f"({region.currency_code})"
+            )
         cart = Cart(
             id=new_id("cart"),
             region_id=region.id,
@@ -118,7 +125,7 @@ async def create_cart(
 
 
 async def update_cart(
-    db: async_sessionmaker[AsyncSession], cart_id: str, data: dict[str, Any]
+    db: async_sessionmaker[AsyncSession], scope: KeyScope, cart_id: str, data: dict[str, Any]
 ) -> None:
     async with db.begin() as session:
         cart = await load_cart(session, cart_id, for_update=True)
@@ -127,9 +134,10 @@ async def update_cart(
             region = await catalog.get_region(session, data["region_id"])
             await _change_region(session, cart, region)
         if "sales_channel_id" in data and data["sales_channel_id"] is not None:
-            if await catalog.get_sales_channel(session, data["sales_channel_id"]) is None:
-                raise NotFound(f"Sales channel with id: {data['sales_channel_id']} was not found")
-            cart.sales_channel_id = data["sales_channel_id"]
+            # The publishable key's scope holds for a change as it does at creation.
+            cart.sales_channel_id = await _resolve_sales_channel(
+                session, scope, data["sales_channel_id"]
+            )
         if "metadata" in data:
             cart.metadata_ = data["metadata"]
         await _apply_fields(session, cart, data)

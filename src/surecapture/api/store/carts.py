@@ -43,9 +43,13 @@ async def get_cart(cart_id: str, context: ContextDep, fields: str | None = None)
 
 @router.post("/{cart_id}")
 async def update_cart(
-    cart_id: str, context: ContextDep, body: CartUpdate | None = None, fields: str | None = None
+    cart_id: str,
+    context: ContextDep,
+    scope: ScopeDep,
+    body: CartUpdate | None = None,
+    fields: str | None = None,
 ) -> dict[str, Any]:
-    await carts.update_cart(context.db, cart_id, cart_fields(body or CartUpdate()))
+    await carts.update_cart(context.db, scope, cart_id, cart_fields(body or CartUpdate()))
     return await cart_response(context, cart_id)
 
 
