@@ -2,11 +2,12 @@ import asyncio
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from surecapture.context import Context
-from surecapture.db.models import Order
+from surecapture.db.models import Order, ProductVariant
 from tests import storefront
+from tests.waiting import eventually
 
 
 async def test_complete_answers_the_order_with_its_capture_state(client: httpx.AsyncClient) -> None:
@@ -153,3 +154,68 @@ async def test_payment_providers_of_a_region(client: httpx.AsyncClient) -> None:
         await client.get("/store/payment-providers", params={"region_id": region["id"]})
     )
     assert {"id": "pp_system_default", "is_enabled": True} in body["payment_providers"]
+
+
+async def cart_holding(client: httpx.AsyncClient, variants: list[str]) -> str:
+    """A cart ready to complete whose line items are `variants`, in that order."""
+    region = await storefront.region(client)
+    cart_id: str = (await storefront.ok(await client.post("/store/carts", json={})))["cart"]["id"]
+    for variant in variants:
+        body = {"variant_id": variant, "quantity": 1}
+        await storefront.ok(await client.post(f"/store/carts/{cart_id}/line-items", json=body))
+    address = {"address_1": "1 Main St", "country_code": region["countries"][0]["iso_2"]}
+    body = {"email": "ada@example.com", "shipping_address": address}
+    await storefront.ok(await client.post(f"/store/carts/{cart_id}", json=body))
+    options = await storefront.ok(
+        await client.get("/store/shipping-options", params={"cart_id": cart_id})
+    )
+    body = {"option_id": options["shipping_options"][0]["id"]}
+    await storefront.ok(await client.post(f"/store/carts/{cart_id}/shipping-methods", json=body))
+    collection = await storefront.ok(
+        await client.post("/store/payment-collections", json={"cart_id": cart_id})
+    )
+    await storefront.ok(
+        await client.post(
+            f"/store/payment-collections/{collection['payment_collection']['id']}/payment-sessions",
+            json={"provider_id": "pp_system_default"},
+        )
+    )
+    return cart_id
+
+
+async def lock_waits(context: Context) -> int:
+    async with context.engine.connect() as connection:
+        waits: int = await connection.scalar(
+            text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        )
+    return waits
+
+
+async def test_carts_holding_the_same_variants_in_other_orders_complete_without_deadlock(
+    client: httpx.AsyncClient, context: Context
+) -> None:
+    region = await storefront.region(client)
+    products = await storefront.ok(
+        await client.get("/store/products", params={"region_id": region["id"]})
+    )
+    first, second = [v["id"] for v in products["products"][0]["variants"][:2]]
+    one = await cart_holding(client, [first, second])
+    other = await cart_holding(client, [second, first])
+    # Another transaction holds the first variant's row. The first checkout queues on it; then
+    # the other starts: had it taken the second variant before queueing on the first, the two
+    # would deadlock once the row is free (the first checkout gets it, then needs the second).
+    async with context.db.begin() as blocker:
+        await blocker.execute(
+            select(ProductVariant.id).where(ProductVariant.id == first).with_for_update()
+        )
+        completes = [asyncio.create_task(client.post(f"/store/carts/{one}/complete"))]
+        await eventually(lambda: waiting_at_least(context, 1))
+        completes.append(asyncio.create_task(client.post(f"/store/carts/{other}/complete")))
+        await eventually(lambda: waiting_at_least(context, 2))
+    answers = await asyncio.gather(*completes)
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert {a.json()["type"] for a in answers} == {"order"}
+
+
+async def waiting_at_least(context: Context, n: int) -> bool:
+    return await lock_waits(context) >= n

@@ -192,8 +192,10 @@ def _validate(cart: Cart) -> PaymentSession:
 
 
 async def _reserve_inventory(session: AsyncSession, cart: Cart) -> None:
-    """Decrement stock in the database itself, so two checkouts can never both take the last one."""
-    for item in cart.items:
+    """Decrement stock in the database itself, so two checkouts can never both take the last one.
+    Variants are locked in id order: two carts holding the same variants in another order would
+    otherwise deadlock."""
+    for item in sorted(cart.items, key=lambda line: line.variant_id):
         variant = item.variant
         if not variant.manage_inventory:
             continue
