@@ -53,8 +53,15 @@ async def create_session(
     """Replaces the collection's sessions with one new pending session."""
     providers.get(provider_id)
     async with db.begin() as session:
+        cart_id = await session.scalar(
+            select(PaymentCollection.cart_id).where(PaymentCollection.id == collection_id)
+        )
+        if cart_id is None:
+            raise NotFound(f"Payment collection with id: {collection_id} was not found")
+        # The sessions are read only once the cart is locked: read before, a concurrent call's
+        # new session would be missed, survive, and two sessions would be left.
+        cart = await load_cart(session, cart_id, for_update=True)
         collection = await load_collection(session, collection_id)
-        cart = await load_cart(session, collection.cart_id, for_update=True)
         ensure_open(cart)
         collection.amount = cart_total(cart)
         collection.payment_sessions.clear()
