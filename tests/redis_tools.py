@@ -38,10 +38,18 @@ class RedisServer:
     """A redis-server of our own on a free port; kill it, start it again: empty, or with
     `persist` as it was (an append-only file written before each reply)."""
 
-    def __init__(self, workdir: Path, port: int | None = None, *, persist: bool = False) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        *,
+        persist: bool = False,
+        password: str | None = None,
+    ) -> None:
         self.port = port or free_port()
         self.workdir = workdir
         self.persist = persist
+        self.password = password
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -66,6 +74,7 @@ class RedisServer:
                 "always",
                 "--dir",
                 str(self.workdir),
+                *(["--requirepass", self.password] if self.password else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

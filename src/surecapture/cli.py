@@ -7,12 +7,16 @@ import logging
 import secrets
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
+from redis.exceptions import RedisError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from surecapture import metrics
 from surecapture.config import Settings, SettingsError, load_settings
@@ -33,6 +37,9 @@ log = logging.getLogger("surecapture")
 
 
 def _settings() -> Settings:
+    # SIGTERM unwinds like Ctrl-C from the start (the default would kill the process during
+    # set-up, leaving an embedded Postgres running); commands that serve install their own.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -40,6 +47,21 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
     configure_logging(settings.log_level)
     return settings
+
+
+@contextmanager
+def _database_usable(settings: Settings) -> Iterator[None]:
+    """A command that cannot work without the database says why in one line and exits 2,
+    instead of a traceback (which LOG_LEVEL=DEBUG still shows)."""
+    try:
+        yield
+    except (OSError, DBAPIError) as exc:
+        log.debug("database error", exc_info=True)
+        url = make_url(settings.database_url or "")
+        where = f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
+        reason = str(exc.orig if isinstance(exc, DBAPIError) else exc).splitlines()[0]
+        typer.echo(f"surecapture: the database at {where} cannot be used: {reason}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _database(settings: Settings) -> Settings:
@@ -54,8 +76,9 @@ def _database(settings: Settings) -> Settings:
 def _prepare(settings: Settings) -> tuple[Settings, str]:
     settings = _database(settings)
     assert settings.database_url is not None
-    migrate.upgrade(settings.database_url)
-    return settings, asyncio.run(_seed(settings))
+    with _database_usable(settings):
+        migrate.upgrade(settings.database_url)
+        return settings, asyncio.run(_seed(settings))
 
 
 async def _seed(settings: Settings) -> str:
@@ -102,7 +125,8 @@ def migrate_command() -> None:
     """Apply database migrations."""
     settings = _database(_settings())
     assert settings.database_url is not None
-    migrate.upgrade(settings.database_url)
+    with _database_usable(settings):
+        migrate.upgrade(settings.database_url)
     typer.echo("migrations applied")
 
 
@@ -204,10 +228,17 @@ async def _run_until_signalled(
 def recover() -> None:
     """Recovery mode: run the fallback capture job once, now, and print its summary.
 
-    Exit codes: 0 done, 3 another run holds the lock, 4 Redis still unavailable or lost
-    during the run (nothing unconfirmed was changed)."""
+    Exit codes: 0 done, 2 the database cannot be used, 3 another run holds the lock, 4 Redis
+    still unavailable, lost during the run, or refusing it (e.g. bad credentials); nothing
+    unconfirmed was changed."""
     settings = _database(_settings())
-    summary = asyncio.run(_recover(settings))
+    with _database_usable(settings):
+        try:
+            summary = asyncio.run(_recover(settings))
+        except RedisError as exc:
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            typer.echo(f"surecapture: Redis refused the fallback run ({reason})", err=True)
+            raise typer.Exit(4) from None
     typer.echo(summary.line())
     raise typer.Exit({"done": 0, "already_running": 3}.get(summary.status, 4))
 

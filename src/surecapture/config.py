@@ -6,6 +6,7 @@ Bad configuration fails at start-up with one line naming the setting (`SettingsE
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from croniter import croniter
 from pydantic import Field, ValidationError, field_validator
@@ -67,7 +68,7 @@ class Settings(BaseSettings):
             return None
         for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
             if value.startswith(prefix):
-                return "postgresql+asyncpg://" + value[len(prefix) :]
+                return _asyncpg_query("postgresql+asyncpg://" + value[len(prefix) :])
         raise ValueError("must be a postgresql:// URL")
 
     @field_validator("redis_url")
@@ -114,3 +115,14 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "settings"
         raise SettingsError(f"Invalid setting {name}: {first['msg']}") from None
+
+
+def _asyncpg_query(url: str) -> str:
+    """libpq's `sslmode=` (as managed Postgres services hand it out) is asyncpg's `ssl=`, which
+    takes the same modes; asyncpg refuses `sslmode` as an unknown argument."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(name == "sslmode" for name, _ in query):
+        return url
+    renamed = [("ssl" if name == "sslmode" else name, v) for name, v in query]
+    return urlunsplit(parts._replace(query=urlencode(renamed)))

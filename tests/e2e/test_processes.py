@@ -15,7 +15,7 @@ import pytest
 
 from tests import storefront
 from tests.conftest import ADMIN_TOKEN, REDIS, queue_prefix
-from tests.redis_tools import free_port, redis_server
+from tests.redis_tools import RedisServer, free_port, redis_server
 from tests.servers import running_server
 from tests.waiting import eventually
 
@@ -181,3 +181,37 @@ def test_recover_runs_the_fallback_once_and_says_what_it_did(
         run = cli("recover", env, timeout=120)
     assert run.returncode == code, run.stdout + run.stderr
     assert f"fallback capture {status}: recovered 0 flagged orders" in run.stdout
+
+
+def test_migrate_against_an_unreachable_database_says_so_in_one_line() -> None:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": f"postgresql://127.0.0.1:{port}/shop"}
+    run = cli("migrate", env, timeout=60)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stderr.strip().splitlines() == [
+        f"surecapture: the database at 127.0.0.1:{port}/shop cannot be used: [Errno 111] "
+        f"Connect call failed ('127.0.0.1', {port})"
+    ]
+
+
+def test_recover_against_a_redis_that_refuses_its_credentials_exits_4(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    server = RedisServer(tmp_path, password="secret").start()
+    try:
+        env = {
+            **os.environ,
+            "DATABASE_URL": fresh_database_url,
+            "REDIS_URL": f"redis://:wrong@127.0.0.1:{server.port}/0",
+            "QUEUE_PREFIX": queue_prefix(),
+        }
+        run = cli("recover", env, timeout=60)
+    finally:
+        server.kill()
+    assert run.returncode == 4, run.stdout + run.stderr
+    assert (
+        run.stderr.strip()
+        .splitlines()[-1]
+        .startswith("surecapture: Redis refused the fallback run (AuthenticationError")
+    )
+    assert "Traceback" not in run.stderr

@@ -8,6 +8,11 @@ def test_postgres_urls_get_the_async_driver() -> None:
     assert settings.database_url == "postgresql+asyncpg://u@h:5432/db"
 
 
+def test_libpq_sslmode_becomes_asyncpgs_ssl() -> None:
+    settings = load_settings(database_url="postgres://u:p@h:5432/db?sslmode=require&x=1")
+    assert settings.database_url == "postgresql+asyncpg://u:p@h:5432/db?ssl=require&x=1"
+
+
 def test_bad_setting_fails_with_one_line_naming_it() -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings(capture_window_seconds=0)
