@@ -156,3 +156,17 @@ async def test_metadata_too_deep_or_too_large_is_a_400_and_stores_nothing(
         "message": f"Invalid request: Value error, {reason} for field 'metadata'",
     }
     assert (await client.get(f"/store/carts/{cart['id']}")).status_code == 200
+
+
+async def test_too_many_product_ids_is_a_400(client: httpx.AsyncClient) -> None:
+    # Unbounded, a long enough list (over asyncpg's 32,767 parameters per statement, which
+    # curl can send though httpx refuses so long a URL) was a 500.
+    ids = {"id": [f"prod_{n}" for n in range(1001)]}
+    response = await client.get("/store/products", params=ids)
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "type": "invalid_data",
+        "message": "Invalid request: at most 1000 values for field 'id', got 1001",
+    }
+    listed = await client.get("/store/products", params={"id": ids["id"][:1000]})
+    assert listed.status_code == 200, listed.text

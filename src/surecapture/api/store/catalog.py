@@ -39,10 +39,18 @@ async def get_region(
         return {"region": region_view(await catalog.get_region(session, region_id))}
 
 
+MAX_LIST_PARAM = 1000
+
+
 def _list_param(request: Request, name: str) -> list[str]:
-    """`id=a&id=b` and qs's `id[0]=a&id[1]=b` alike."""
+    """`id=a&id=b` and qs's `id[0]=a&id[1]=b` alike; at most MAX_LIST_PARAM values (more would
+    outgrow what one database statement can take)."""
     values = request.query_params.getlist(name)
     values += [v for k, v in request.query_params.multi_items() if k.startswith(f"{name}[")]
+    if len(values) > MAX_LIST_PARAM:
+        raise InvalidData(
+            f"Invalid request: at most {MAX_LIST_PARAM} values for field '{name}', got {len(values)}"
+        )
     return values
 
 
