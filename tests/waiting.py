@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 
@@ -43,3 +45,13 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) ->
             pass
         time.sleep(0.1)  # polling a condition, with a deadline
     raise TimeoutError(f"server not healthy within 60 s:\n{log.read_text()}")
+
+
+async def transactions_waiting(engine: AsyncEngine, at_least: int) -> bool:
+    """Whether `at_least` transactions wait on a row lock: for tests that line up concurrent
+    writers behind a lock they hold, then let go."""
+    async with engine.connect() as connection:
+        waits: int = await connection.scalar(
+            text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        )
+    return waits >= at_least

@@ -2,7 +2,7 @@ import asyncio
 from functools import partial
 
 import httpx
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from surecapture.context import Context
 from surecapture.db.models import (
@@ -17,7 +17,7 @@ from surecapture.ids import new_id
 from surecapture.services import carts
 from surecapture.services.scope import KeyScope
 from tests import storefront
-from tests.waiting import eventually
+from tests.waiting import eventually, transactions_waiting
 
 
 async def test_same_variant_and_metadata_increases_quantity(client: httpx.AsyncClient) -> None:
@@ -107,21 +107,14 @@ async def test_an_email_another_transaction_is_adding_as_a_customer_is_shared(
         update = asyncio.create_task(
             carts.update_cart(context.db, KeyScope("apk_test", ()), cart_id, {"email": email})
         )
-        await eventually(partial(lock_waits, context))  # the update waits on the unique email
+        # The update waits on the unique email.
+        await eventually(partial(transactions_waiting, context.engine, 1))
     await update
     async with context.db() as session:
         customer = await session.scalar(
             select(Customer).join(Cart, Cart.customer_id == Customer.id).where(Cart.id == cart_id)
         )
     assert customer is not None and customer.email == email
-
-
-async def lock_waits(context: Context) -> int:
-    async with context.engine.connect() as connection:
-        waits: int = await connection.scalar(
-            text("SELECT count(*) FROM pg_locks WHERE NOT granted")
-        )
-    return waits
 
 
 async def test_shipping_option_of_another_region_is_refused(client: httpx.AsyncClient) -> None:

@@ -1,13 +1,14 @@
 import asyncio
+from functools import partial
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from surecapture.context import Context
 from surecapture.db.models import Order, ProductVariant
 from tests import storefront
-from tests.waiting import eventually
+from tests.waiting import eventually, transactions_waiting
 
 
 async def test_complete_answers_the_order_with_its_capture_state(client: httpx.AsyncClient) -> None:
@@ -183,14 +184,6 @@ async def cart_holding(client: httpx.AsyncClient, variants: list[str]) -> str:
     return cart_id
 
 
-async def lock_waits(context: Context) -> int:
-    async with context.engine.connect() as connection:
-        waits: int = await connection.scalar(
-            text("SELECT count(*) FROM pg_locks WHERE NOT granted")
-        )
-    return waits
-
-
 async def test_carts_holding_the_same_variants_in_other_orders_complete_without_deadlock(
     client: httpx.AsyncClient, context: Context
 ) -> None:
@@ -209,13 +202,9 @@ async def test_carts_holding_the_same_variants_in_other_orders_complete_without_
             select(ProductVariant.id).where(ProductVariant.id == first).with_for_update()
         )
         completes = [asyncio.create_task(client.post(f"/store/carts/{one}/complete"))]
-        await eventually(lambda: waiting_at_least(context, 1))
+        await eventually(partial(transactions_waiting, context.engine, 1))
         completes.append(asyncio.create_task(client.post(f"/store/carts/{other}/complete")))
-        await eventually(lambda: waiting_at_least(context, 2))
+        await eventually(partial(transactions_waiting, context.engine, 2))
     answers = await asyncio.gather(*completes)
     assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
     assert {a.json()["type"] for a in answers} == {"order"}
-
-
-async def waiting_at_least(context: Context, n: int) -> bool:
-    return await lock_waits(context) >= n

@@ -1,22 +1,15 @@
 """Payment sessions of a cart's collection: one at a time, whatever the storefront sends."""
 
 import asyncio
+from functools import partial
 
 import httpx
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from surecapture.context import Context
 from surecapture.db.models import Cart, PaymentSession
 from tests import storefront
-from tests.waiting import eventually
-
-
-async def waiting_at_least(context: Context, n: int) -> bool:
-    async with context.engine.connect() as connection:
-        waits: int = await connection.scalar(
-            text("SELECT count(*) FROM pg_locks WHERE NOT granted")
-        )
-    return waits >= n
+from tests.waiting import eventually, transactions_waiting
 
 
 async def test_two_sessions_initiated_at_once_leave_one(
@@ -31,9 +24,9 @@ async def test_two_sessions_initiated_at_once_leave_one(
     async with context.db.begin() as blocker:
         await blocker.execute(select(Cart.id).where(Cart.id == cart["id"]).with_for_update())
         calls = [asyncio.create_task(client.post(path, json=body))]
-        await eventually(lambda: waiting_at_least(context, 1))
+        await eventually(partial(transactions_waiting, context.engine, 1))
         calls.append(asyncio.create_task(client.post(path, json=body)))
-        await eventually(lambda: waiting_at_least(context, 2))
+        await eventually(partial(transactions_waiting, context.engine, 2))
     answers = await asyncio.gather(*calls)
     assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
     async with context.db() as session:
