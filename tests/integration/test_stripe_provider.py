@@ -248,6 +248,27 @@ async def test_already_captured_or_canceled_is_recognised_with_or_without_the_em
     assert fake_stripe.captures == [(captured, 2000)]
 
 
+@pytest.mark.parametrize("embedded", [True, False])
+async def test_an_intent_captured_for_less_elsewhere_is_not_taken_as_the_orders_capture(
+    stripe_provider: StripeProvider, fake_stripe: FakeStripe, embedded: bool
+) -> None:
+    # Someone captured part of it in the Dashboard: recording the order's total as captured
+    # would claim money never collected.
+    fake_stripe.embed_intent_in_errors = embedded
+    reference = await authorize(stripe_provider)
+    await capture(stripe_provider, reference, amount=1500, key="dashboard-capture")
+
+    with pytest.raises(CaptureError) as caught:
+        await capture(stripe_provider, reference, amount=2000)
+
+    assert caught.value.retryable is False
+    assert caught.value.message == (
+        f"Capture of {reference}: Stripe already captured 1500, not the order's total 2000 "
+        "(a capture made outside surecapture?)"
+    )
+    assert fake_stripe.captures_for(reference) == [1500]
+
+
 async def test_unknown_state_after_a_refused_capture_is_retryable(
     stripe_provider: StripeProvider, fake_stripe: FakeStripe
 ) -> None:

@@ -170,9 +170,17 @@ class StripeProvider:
             )
         except stripe.StripeError as exc:
             if isinstance(exc, stripe.InvalidRequestError):
-                status = await self._status_behind(exc, reference, _retryable_capture_error)
-                if status == "succeeded":
-                    # An earlier attempt (another key, or a response that was lost) captured it.
+                intent = await self._intent_behind(exc, reference, _retryable_capture_error)
+                if intent is not None and intent.status == "succeeded":
+                    # An earlier attempt (another key, or a response that was lost) captured it;
+                    # but only what Stripe received may be recorded as captured.
+                    if intent.amount_received != amount:
+                        raise CaptureError(
+                            f"Capture of {reference}: Stripe already captured "
+                            f"{intent.amount_received}, not the order's total {amount} (a "
+                            "capture made outside surecapture?)",
+                            retryable=False,
+                        ) from exc
                     log.info("stripe capture %s: PaymentIntent already succeeded", reference)
                     return
             retryable = _is_transient(exc)
@@ -188,7 +196,8 @@ class StripeProvider:
             )
         except stripe.StripeError as exc:
             if isinstance(exc, stripe.InvalidRequestError):
-                status = await self._status_behind(exc, reference, ServiceUnavailable)
+                intent = await self._intent_behind(exc, reference, ServiceUnavailable)
+                status = intent.status if intent is not None else None
                 if status == "canceled":
                     return
                 if status is not None:
@@ -215,13 +224,13 @@ class StripeProvider:
             ) from exc
         return _STATUSES.get(intent.status, PaymentStatus.UNKNOWN)
 
-    async def _status_behind(
+    async def _intent_behind(
         self,
         exc: stripe.InvalidRequestError,
         reference: str,
         unknown: Callable[[str], SurecaptureError],
-    ) -> str | None:
-        """The PaymentIntent's status when Stripe refused an action because of it, else None.
+    ) -> stripe.PaymentIntent | None:
+        """The PaymentIntent when Stripe refused an action because of its state, else None.
 
         Stripe embeds the intent in `payment_intent_unexpected_state` errors; it is fetched only
         when missing. If that fetch fails, whether the action already happened is unknown, so
@@ -230,14 +239,13 @@ class StripeProvider:
             return None
         embedded = exc.error.payment_intent if exc.error is not None else None
         if embedded is not None:
-            return embedded.status
+            return embedded
         try:
-            intent = await self._client.v1.payment_intents.retrieve_async(reference)
+            return await self._client.v1.payment_intents.retrieve_async(reference)
         except stripe.StripeError as lookup_exc:
             raise unknown(
                 f"Payment {reference} is in an unexpected state, and its status is unknown"
             ) from lookup_exc
-        return intent.status
 
 
 def _retryable_capture_error(message: str) -> CaptureError:
