@@ -267,3 +267,27 @@ async def test_a_currency_other_than_the_regions_is_refused(client: httpx.AsyncC
         "type": "invalid_data",
         "message": f"Currency jpy is not the currency of region {region['id']} (usd)",
     }
+
+
+async def test_products_carry_their_options_and_each_variant_its_values(
+    client: httpx.AsyncClient,
+) -> None:
+    # A storefront picks a variant by its option values: each must be told apart by them.
+    region = await storefront.region(client)
+    body = await storefront.ok(
+        await client.get("/store/products", params={"region_id": region["id"], "handle": "t-shirt"})
+    )
+    shirt = body["products"][0]
+    [size] = shirt["options"]
+    assert size["title"] == "Size" and size["product_id"] == shirt["id"]
+    assert sorted(v["value"] for v in size["values"]) == ["M", "S"]
+    picked = {
+        tuple((o["option_id"], o["value"]) for o in variant["options"]): variant["title"]
+        for variant in shirt["variants"]
+    }
+    assert picked == {((size["id"], "S"),): "S", ((size["id"], "M"),): "M"}
+    assert all(
+        o["option"] == {"id": size["id"], "title": "Size"}
+        for variant in shirt["variants"]
+        for o in variant["options"]
+    )

@@ -112,7 +112,15 @@ def variant_view(
         "product_id": variant.product_id,
         "manage_inventory": variant.manage_inventory,
         "allow_backorder": variant.allow_backorder,
-        "options": [],
+        "options": [
+            {
+                "id": value.id,
+                "value": value.value,
+                "option_id": value.option_id,
+                "option": {"id": value.option.id, "title": value.option.title},
+            }
+            for value in variant.options
+        ],
     }
     if with_inventory:
         view["inventory_quantity"] = variant.inventory_quantity
@@ -142,7 +150,18 @@ def product_view(product: Product, *, currency: str | None, with_inventory: bool
         "handle": product.handle,
         "thumbnail": product.thumbnail,
         "status": product.status,
-        "options": [],
+        "options": [
+            {
+                "id": option.id,
+                "title": option.title,
+                "product_id": option.product_id,
+                "values": [
+                    {"id": value.id, "value": value.value, "option_id": option.id}
+                    for value in option.values
+                ],
+            }
+            for option in product.options
+        ],
         "images": [],
         "tags": [],
         "collection": None,

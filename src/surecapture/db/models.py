@@ -82,6 +82,18 @@ product_sales_channels = Table(
 )
 
 
+variant_option_values = Table(
+    "variant_option_values",
+    Base.metadata,
+    Column("variant_id", ForeignKey("product_variants.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "option_value_id",
+        ForeignKey("product_option_values.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+)
+
+
 class Store(Base):
     """The single store: its defaults."""
 
@@ -143,6 +155,32 @@ class Product(Timestamped, Base):
     sales_channels: Mapped[list[SalesChannel]] = relationship(
         secondary=product_sales_channels, lazy="selectin"
     )
+    # Loaded only where the catalog is shown (catalog.list_products), never in checkout.
+    options: Mapped[list[ProductOption]] = relationship(lazy="raise", order_by="ProductOption.id")
+
+
+class ProductOption(Base):
+    """An option of a product (e.g. Size); storefronts pick a variant by its option values."""
+
+    __tablename__ = "product_options"
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    product_id: Mapped[str] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str]
+    values: Mapped[list[ProductOptionValue]] = relationship(
+        back_populates="option", lazy="raise", order_by="ProductOptionValue.id"
+    )
+
+
+class ProductOptionValue(Base):
+    __tablename__ = "product_option_values"
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    option_id: Mapped[str] = mapped_column(
+        ForeignKey("product_options.id", ondelete="CASCADE"), index=True
+    )
+    value: Mapped[str]
+    option: Mapped[ProductOption] = relationship(back_populates="values", lazy="raise")
 
 
 class ProductVariant(Timestamped, Base):
@@ -160,6 +198,9 @@ class ProductVariant(Timestamped, Base):
     inventory_quantity: Mapped[int] = mapped_column(default=0)
     product: Mapped[Product] = relationship(back_populates="variants", lazy="joined")
     prices: Mapped[list[VariantPrice]] = relationship(lazy="selectin")
+    options: Mapped[list[ProductOptionValue]] = relationship(
+        secondary=variant_option_values, lazy="raise", order_by="ProductOptionValue.id"
+    )
 
 
 class VariantPrice(Base):

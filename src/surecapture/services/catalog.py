@@ -6,10 +6,13 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from surecapture.db.models import (
     Cart,
     Product,
+    ProductOption,
+    ProductOptionValue,
     ProductVariant,
     PublishableKey,
     Region,
@@ -103,8 +106,19 @@ async def list_products(
         pattern = f"%{q}%"
         query = query.where(or_(Product.title.ilike(pattern), Product.description.ilike(pattern)))
     count = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    products = (await session.scalars(query.order_by(Product.id).limit(limit).offset(offset))).all()
+    shown = query.order_by(Product.id).limit(limit).offset(offset).options(*CATALOG_LOADS)
+    products = (await session.scalars(shown)).all()
     return products, count
+
+
+# What a product's view shows beyond its own row and prices: its options with their values,
+# and each variant's option values with their option (Medusa's shapes).
+CATALOG_LOADS = (
+    selectinload(Product.options).selectinload(ProductOption.values),
+    selectinload(Product.variants)
+    .selectinload(ProductVariant.options)
+    .selectinload(ProductOptionValue.option),
+)
 
 
 def variant_price(variant: ProductVariant, currency_code: str) -> int | None:

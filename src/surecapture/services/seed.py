@@ -12,6 +12,8 @@ from surecapture.db.engine import build_engine, build_sessionmaker
 from surecapture.db.models import (
     Country,
     Product,
+    ProductOption,
+    ProductOptionValue,
     ProductVariant,
     PublishableKey,
     Region,
@@ -113,7 +115,14 @@ async def _catalog(session: AsyncSession) -> Store:
             description=f"The {title.lower()}.",
             sales_channels=[channel],
         )
-        session.add(product)
+        # One option, Size, whose values are the variants' titles: storefronts pick a variant
+        # by its option values.
+        size = ProductOption(id=new_id("opt"), product_id=product.id, title="Size")
+        values = {
+            variant_title: ProductOptionValue(id=new_id("optval"), option=size, value=variant_title)
+            for variant_title, _, _ in variants
+        }
+        session.add_all([product, size, *values.values()])
         await session.flush()
         for variant_title, sku, prices in variants:
             variant = ProductVariant(
@@ -123,6 +132,7 @@ async def _catalog(session: AsyncSession) -> Store:
                 sku=sku,
                 manage_inventory=True,
                 inventory_quantity=1_000_000,
+                options=[values[variant_title]],
             )
             session.add(variant)
             await session.flush()
