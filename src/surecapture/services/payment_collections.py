@@ -58,10 +58,11 @@ async def create_session(
         )
         if cart_id is None:
             raise NotFound(f"Payment collection with id: {collection_id} was not found")
-        # The sessions are read only once the cart is locked: read before, a concurrent call's
-        # new session would be missed, survive, and two sessions would be left.
+        # The sessions are read with the cart, once it is locked: read before, a concurrent
+        # call's new session would be missed, survive, and two sessions would be left.
         cart = await load_cart(session, cart_id, for_update=True)
-        collection = await load_collection(session, collection_id)
+        collection = cart.payment_collection
+        assert collection is not None and collection.id == collection_id
         ensure_open(cart)
         collection.amount = cart_total(cart)
         collection.payment_sessions.clear()
