@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -38,10 +39,16 @@ async def cart_with_item(
 
 
 async def ready_cart(
-    client: httpx.AsyncClient, currency: str = "usd", quantity: int = 1
+    client: httpx.AsyncClient,
+    currency: str = "usd",
+    quantity: int = 1,
+    variants: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """A cart with an item, an address, a shipping method and a payment session."""
-    return await demo_order.ready_cart(client, currency=currency, quantity=quantity)
+    """A cart with an item (or `variants`, in that order), an address, a shipping method and a
+    payment session."""
+    return await demo_order.ready_cart(
+        client, currency=currency, quantity=quantity, variants=variants
+    )
 
 
 async def complete(client: httpx.AsyncClient, cart_id: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ way to a cart that is ready to complete."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -33,10 +34,15 @@ def _first(items: list[dict[str, Any]], what: str) -> dict[str, Any]:
 
 
 async def ready_cart(
-    client: httpx.AsyncClient, *, currency: str | None = None, quantity: int = 1
+    client: httpx.AsyncClient,
+    *,
+    currency: str | None = None,
+    quantity: int = 1,
+    variants: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Cart (in the region of `currency`, or the first) → item → email and address → shipping
-    method → payment session (system provider). Returns the cart, ready to complete."""
+    """Cart (in the region of `currency`, or the first) → items (`variants` in that order, else
+    the first product's first variant) → email and address → shipping method → payment session
+    (system provider). Returns the cart, ready to complete."""
     regions = (await _step(client, "regions", "GET", "/store/regions"))["regions"]
     region = next((r for r in regions if currency in (None, r["currency_code"])), None)
     if region is None:
@@ -44,12 +50,13 @@ async def ready_cart(
     products = await _step(
         client, "products", "GET", "/store/products", params={"region_id": region["id"]}
     )
-    variant = _first(_first(products["products"], "products")["variants"], "variants")["id"]
+    first = _first(_first(products["products"], "products")["variants"], "variants")["id"]
     body = {"region_id": region["id"]}
     cart_id = (await _step(client, "cart", "POST", "/store/carts", json=body))["cart"]["id"]
     cart = f"/store/carts/{cart_id}"
-    body = {"variant_id": variant, "quantity": quantity}
-    await _step(client, "item", "POST", f"{cart}/line-items", json=body)
+    for variant in variants or [first]:
+        body = {"variant_id": variant, "quantity": quantity}
+        await _step(client, "item", "POST", f"{cart}/line-items", json=body)
     address = {
         "first_name": "Ada",
         "last_name": "Lovelace",

@@ -157,33 +157,6 @@ async def test_payment_providers_of_a_region(client: httpx.AsyncClient) -> None:
     assert {"id": "pp_system_default", "is_enabled": True} in body["payment_providers"]
 
 
-async def cart_holding(client: httpx.AsyncClient, variants: list[str]) -> str:
-    """A cart ready to complete whose line items are `variants`, in that order."""
-    region = await storefront.region(client)
-    cart_id: str = (await storefront.ok(await client.post("/store/carts", json={})))["cart"]["id"]
-    for variant in variants:
-        body = {"variant_id": variant, "quantity": 1}
-        await storefront.ok(await client.post(f"/store/carts/{cart_id}/line-items", json=body))
-    address = {"address_1": "1 Main St", "country_code": region["countries"][0]["iso_2"]}
-    body = {"email": "ada@example.com", "shipping_address": address}
-    await storefront.ok(await client.post(f"/store/carts/{cart_id}", json=body))
-    options = await storefront.ok(
-        await client.get("/store/shipping-options", params={"cart_id": cart_id})
-    )
-    body = {"option_id": options["shipping_options"][0]["id"]}
-    await storefront.ok(await client.post(f"/store/carts/{cart_id}/shipping-methods", json=body))
-    collection = await storefront.ok(
-        await client.post("/store/payment-collections", json={"cart_id": cart_id})
-    )
-    await storefront.ok(
-        await client.post(
-            f"/store/payment-collections/{collection['payment_collection']['id']}/payment-sessions",
-            json={"provider_id": "pp_system_default"},
-        )
-    )
-    return cart_id
-
-
 async def test_carts_holding_the_same_variants_in_other_orders_complete_without_deadlock(
     client: httpx.AsyncClient, context: Context
 ) -> None:
@@ -192,8 +165,8 @@ async def test_carts_holding_the_same_variants_in_other_orders_complete_without_
         await client.get("/store/products", params={"region_id": region["id"]})
     )
     first, second = [v["id"] for v in products["products"][0]["variants"][:2]]
-    one = await cart_holding(client, [first, second])
-    other = await cart_holding(client, [second, first])
+    one = (await storefront.ready_cart(client, variants=[first, second]))["id"]
+    other = (await storefront.ready_cart(client, variants=[second, first]))["id"]
     # Another transaction holds the first variant's row. The first checkout queues on it; then
     # the other starts: had it taken the second variant before queueing on the first, the two
     # would deadlock once the row is free (the first checkout gets it, then needs the second).
