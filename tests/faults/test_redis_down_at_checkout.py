@@ -26,6 +26,7 @@ from surecapture.lib.redis import RedisSettings, redis_client
 from surecapture.services.order_service import OrderService
 from surecapture.subscribers.order_placed import OrderPlacedSubscriber
 from tests import storefront
+from tests.bus import on_order_placed
 from tests.conftest import ADMIN_TOKEN, queue_prefix
 from tests.faults.conftest import Stack, metadata_of
 from tests.ready_carts import insert_ready_carts
@@ -53,12 +54,9 @@ async def checkout_flagged(client: httpx.AsyncClient, context: Context) -> str:
     async def tag(data: dict[str, Any]) -> None:
         await context.orders.update_orders([{"id": data["id"], "metadata": {"channel": "web"}}])
 
-    context.bus.subscribe(ORDER_PLACED, tag)
-    try:
+    with on_order_placed(context, tag):
         cart = await storefront.ready_cart(client)
         response = await client.post(f"/store/carts/{cart['id']}/complete")
-    finally:
-        context.bus.unsubscribe(ORDER_PLACED, tag)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["type"] == "order"

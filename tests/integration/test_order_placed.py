@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from surecapture.context import Context
 from surecapture.db.models import Order, ProductVariant
 from surecapture.errors import PaymentError
-from surecapture.events import ORDER_PLACED
+from surecapture.events import Handler
 from surecapture.payments.base import Authorization, PaymentStatus
 from tests import storefront
+from tests.bus import on_order_placed
 
 
 async def test_order_placed_is_published_after_commit(
@@ -27,32 +28,15 @@ async def test_order_placed_is_published_after_commit(
             )
         seen.append((data["id"], status))
 
-    context.bus.subscribe(ORDER_PLACED, handler)
-    try:
+    with on_order_placed(context, handler):
         cart = await storefront.ready_cart(client)
         order_id = (await storefront.complete(client, cart["id"]))["order"]["id"]
         await storefront.complete(client, cart["id"])  # a repeat places nothing new
-    finally:
-        context.bus.unsubscribe(ORDER_PLACED, handler)
     assert seen == [(order_id, "authorized")]
 
 
-async def test_a_failing_subscriber_does_not_fail_checkout(
-    client: httpx.AsyncClient, context: Context, caplog: pytest.LogCaptureFixture
-) -> None:
-    async def broken(data: dict[str, Any]) -> None:
-        raise RuntimeError("subscriber bug")
-
-    context.bus.subscribe(ORDER_PLACED, broken)
-    try:
-        cart = await storefront.ready_cart(client)
-        result = await storefront.complete(client, cart["id"])
-    finally:
-        context.bus.unsubscribe(ORDER_PLACED, broken)
-    assert result["type"] == "order"
-    assert any(result["order"]["id"] in r.getMessage() and r.exc_info for r in caplog.records), (
-        "the failure is logged with the order id"
-    )
+async def broken_function(data: dict[str, Any]) -> None:
+    raise RuntimeError("subscriber bug")
 
 
 class BrokenSubscriber:
@@ -62,22 +46,25 @@ class BrokenSubscriber:
         raise RuntimeError("subscriber bug")
 
 
-async def test_a_failing_subscriber_object_is_named_and_does_not_fail_checkout(
-    client: httpx.AsyncClient, context: Context, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("broken", "name"),
+    [(broken_function, "broken_function"), (BrokenSubscriber(), "BrokenSubscriber")],
+)
+async def test_a_failing_subscriber_is_named_and_does_not_fail_checkout(
+    client: httpx.AsyncClient,
+    context: Context,
+    caplog: pytest.LogCaptureFixture,
+    broken: Handler,
+    name: str,
 ) -> None:
-    broken = BrokenSubscriber()
-    context.bus.subscribe(ORDER_PLACED, broken)
-    try:
+    with on_order_placed(context, broken):
         cart = await storefront.ready_cart(client)
         response = await client.post(f"/store/carts/{cart['id']}/complete")
-    finally:
-        context.bus.unsubscribe(ORDER_PLACED, broken)
     assert response.status_code == 200, response.text
     order_id = response.json()["order"]["id"]
     assert any(
-        "BrokenSubscriber" in r.getMessage() and order_id in r.getMessage() and r.exc_info
-        for r in caplog.records
-    )
+        name in r.getMessage() and order_id in r.getMessage() and r.exc_info for r in caplog.records
+    ), "the failure is logged with the subscriber and the order id"
 
 
 class DecliningProvider:
